@@ -1,0 +1,52 @@
+/**
+ * **wsnc**: a WebSocket (RFC 6455) client and server library for Deno, after
+ * libcurl's design, with frames of any size streamed in both directions.
+ *
+ * Two faces on one connection object:
+ *
+ * - **connect-only** (libcurl's `CONNECT_ONLY=2` with `curl_ws_recv` /
+ *   `curl_ws_send`): {@linkcode connect} performs the upgrade and returns a
+ *   {@linkcode WebSocketConnection}; call `recv()` and `send()` on it, or
+ *   iterate whole messages with `for await`.
+ * - **callback** (libcurl's write callback with `curl_ws_meta`):
+ *   {@linkcode perform} delivers every frame piece with its
+ *   {@linkcode FrameMeta} to a callback that may `send()` from inside.
+ *
+ * {@linkcode acceptWebSocket} plays the server side on a `Deno.Conn`.
+ *
+ * Permissions: `--allow-net` for the hosts you connect to (plus
+ * `--allow-read` for a Unix socket path).
+ *
+ * @example Send a message and print the reply
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ * const conn = await connect("ws://127.0.0.1:8080/");
+ * await conn.send("hello");
+ * console.log(await conn.receive());
+ * await conn.close();
+ * ```
+ *
+ * @module
+ */
+
+export { flagNames, type FrameMeta, Opcode, WS } from "./src/flags.ts";
+export {
+  WebSocketError,
+  type WebSocketErrorCode,
+  type WebSocketErrorInit,
+} from "./src/errors.ts";
+export { CloseCode } from "./src/close.ts";
+export { connect, type ConnectOptions } from "./src/client.ts";
+export {
+  type CloseInfo,
+  type ConnectionInit,
+  type ConnectionOptions,
+  type FrameCallback,
+  type Message,
+  type RecvResult,
+  WebSocketConnection,
+} from "./src/connection.ts";
+export { perform, type PerformOptions } from "./src/perform.ts";
+export { type AcceptOptions, acceptWebSocket } from "./src/accept.ts";
+export type { RequestHead } from "./src/handshake.ts";
+export type { Role } from "./src/protocol.ts";

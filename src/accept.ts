@@ -1,0 +1,163 @@
+/**
+ * The server face: `acceptWebSocket()` reads a client's upgrade request from
+ * an accepted `Deno.Conn`, answers it and returns a
+ * {@linkcode WebSocketConnection} in the server role (it sends unmasked
+ * frames and requires masked ones).
+ *
+ * @module
+ */
+
+import { WebSocketError } from "./errors.ts";
+import {
+  buildAcceptResponse,
+  buildErrorResponse,
+  computeAccept,
+  findHeadEnd,
+  parseRequestHead,
+  type RequestHead,
+  validateRequest,
+} from "./handshake.ts";
+import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
+import { withAbort, writeAll } from "./transport.ts";
+
+/** Options of {@linkcode acceptWebSocket}. */
+export interface AcceptOptions extends ConnectionOptions {
+  /** Subprotocols we speak, in order of preference; the first one the client offers wins. */
+  protocols?: string[];
+  /** Extra response headers. */
+  headers?: HeadersInit;
+  /** Time limit in ms for the client to send its request (default 10000). */
+  handshakeTimeout?: number;
+  /** Inspect the request; throw a `WebSocketError` with `status` to refuse it. */
+  onRequest?(request: RequestHead): void | Promise<void>;
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  426: "Upgrade Required",
+};
+
+/**
+ * Accepts a WebSocket upgrade on a connection from `Deno.listen()`. A bad
+ * request gets an HTTP error answer, the connection is closed and the
+ * promise rejects with `BAD_HANDSHAKE`.
+ *
+ * @example An echo server
+ * ```ts ignore
+ * import { acceptWebSocket } from "./mod.ts";
+ * for await (const tcp of Deno.listen({ port: 8080 })) {
+ *   acceptWebSocket(tcp).then(async (conn) => {
+ *     for await (const message of conn) await conn.send(message);
+ *   }).catch(() => {});
+ * }
+ * ```
+ */
+export async function acceptWebSocket(
+  conn: Deno.Conn,
+  options: AcceptOptions = {},
+): Promise<WebSocketConnection> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new WebSocketError(
+          "TIMEOUT",
+          "client did not finish its upgrade request in time",
+        ),
+      ),
+    options.handshakeTimeout ?? 10000,
+  );
+  try {
+    const { head, rest } = await withAbort(
+      readRequestHead(conn),
+      controller.signal,
+      () => conn.close(),
+    );
+    let upgrade;
+    try {
+      upgrade = validateRequest(head);
+      await options.onRequest?.(head);
+    } catch (e) {
+      const status = e instanceof WebSocketError && e.status ? e.status : 400;
+      const why = e instanceof Error ? e.message : String(e);
+      await writeAll(
+        conn,
+        new TextEncoder().encode(
+          buildErrorResponse(status, REASONS[status] ?? "Error", why + "\n"),
+        ),
+      )
+        .catch(() => {});
+      throw e instanceof WebSocketError
+        ? e
+        : new WebSocketError("BAD_HANDSHAKE", why, { status });
+    }
+    const protocol = options.protocols?.find((p) =>
+      upgrade.protocols.includes(p)
+    ) ?? "";
+    const accept = await computeAccept(upgrade.key);
+    await writeAll(
+      conn,
+      new TextEncoder().encode(
+        buildAcceptResponse(accept, protocol, "", new Headers(options.headers)),
+      ),
+    );
+    const host = head.headers.get("host") ?? "localhost";
+    let url: URL;
+    try {
+      url = new URL(head.target, `ws://${host}`);
+    } catch {
+      url = new URL("ws://localhost/");
+    }
+    return new WebSocketConnection(conn, {
+      url,
+      role: "server",
+      protocol,
+      extensions: "",
+      response: { status: 101, headers: head.headers },
+      leftover: rest,
+      options,
+    });
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    if (e instanceof WebSocketError) throw e;
+    throw new WebSocketError(
+      "CONNECTION_LOST",
+      `upgrade failed: ${(e as Error)?.message ?? e}`,
+      { cause: e },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readRequestHead(
+  conn: Deno.Conn,
+): Promise<{ head: RequestHead; rest: Uint8Array }> {
+  let buf = new Uint8Array(4096);
+  let len = 0;
+  for (;;) {
+    if (len === buf.length) {
+      const bigger = new Uint8Array(buf.length * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const n = await conn.read(buf.subarray(len));
+    if (n === null) {
+      throw new WebSocketError(
+        "CONNECTION_LOST",
+        "client closed the connection before its request ended",
+      );
+    }
+    const from = len;
+    len += n;
+    const end = findHeadEnd(buf.subarray(0, len), from);
+    if (end !== -1) {
+      return { head: parseRequestHead(buf, end), rest: buf.slice(end, len) };
+    }
+  }
+}

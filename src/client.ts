@@ -1,0 +1,395 @@
+/**
+ * The client face: `connect()` opens the transport, performs the upgrade and
+ * returns a {@linkcode WebSocketConnection} (libcurl's `CONNECT_ONLY=2`).
+ *
+ * @module
+ */
+
+import { WebSocketError } from "./errors.ts";
+import {
+  buildRequest,
+  computeAccept,
+  findHeadEnd,
+  generateKey,
+  parseResponseHead,
+  type ResponseHead,
+  validateResponse,
+} from "./handshake.ts";
+import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
+import {
+  basicAuth,
+  mapNetError,
+  openTransport,
+  withAbort,
+  writeAll,
+} from "./transport.ts";
+
+/** Options of {@linkcode connect}. */
+export interface ConnectOptions extends ConnectionOptions {
+  /** Extra request headers. The handshake's own headers cannot be replaced. */
+  headers?: HeadersInit;
+  /** Subprotocols to offer (`Sec-WebSocket-Protocol`), in order of preference. */
+  protocols?: string[];
+  /** `Origin` header. */
+  origin?: string;
+  /** Extra CA certificates (PEM strings) to trust for `wss://`. */
+  caCerts?: string[];
+  /** Time limit in ms for TCP connect, TLS and the upgrade together. */
+  connectTimeout?: number;
+  /** Follow up to this many redirects (default 0: a 3xx is an error). */
+  followRedirects?: number;
+  /** Allow a redirect from `wss://` to `ws://` (default false). */
+  allowInsecureRedirect?: boolean;
+  /** Credentials sent as `Authorization: Basic` (also taken from the URL's user:pass@). */
+  auth?: { username: string; password: string };
+  /** Token sent as `Authorization: Bearer`. */
+  bearer?: string;
+  /** HTTP proxy URL to tunnel through with CONNECT. Default: `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (unless `NO_PROXY` matches) when env access is granted; `false` for none. */
+  proxy?: string | URL | false;
+  /** Connect to this Unix socket; the URL still gives Host and path. */
+  unixSocket?: string;
+}
+
+/** Normalizes a WebSocket URL: ws/wss, or http/https mapped to them. */
+export function parseWebSocketUrl(input: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      `invalid URL ${JSON.stringify(String(input))}`,
+    );
+  }
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      `unsupported URL scheme ${url.protocol} (use ws:// or wss://)`,
+    );
+  }
+  if (url.hash) {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      "a WebSocket URL cannot have a #fragment",
+    );
+  }
+  return url;
+}
+
+function envGet(name: string): string | undefined {
+  try {
+    if (
+      Deno.permissions.querySync({ name: "env", variable: name }).state !==
+        "granted"
+    ) return undefined;
+    return Deno.env.get(name) || Deno.env.get(name.toLowerCase()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The proxy to use for `url` from the environment (`HTTPS_PROXY` for wss,
+ * `HTTP_PROXY` for ws, then `ALL_PROXY`; `NO_PROXY` excludes hosts), read
+ * only where env access is granted.
+ */
+export function proxyFromEnv(url: URL): string | undefined {
+  const proxy =
+    envGet(url.protocol === "wss:" ? "HTTPS_PROXY" : "HTTP_PROXY") ??
+      envGet("ALL_PROXY");
+  if (!proxy) return undefined;
+  const noProxy = envGet("NO_PROXY");
+  if (noProxy) {
+    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    for (let entry of noProxy.split(",")) {
+      entry = entry.trim().toLowerCase().replace(/:\d+$/, "");
+      if (entry === "*") return undefined;
+      if (entry === "") continue;
+      const bare = entry.replace(/^\*?\./, "");
+      if (host === bare || host.endsWith("." + bare)) return undefined;
+    }
+  }
+  return proxy;
+}
+
+const BODY_PREVIEW = 1024;
+
+/**
+ * Opens a WebSocket connection: TCP (or a proxy tunnel or Unix socket), TLS
+ * for `wss://`, then the HTTP/1.1 upgrade. Any answer but `101` fails with
+ * `HTTP_RETURNED_ERROR` carrying the status, headers and the first bytes of
+ * the body, even a `200`.
+ *
+ * @example Connect-only use, like libcurl's CONNECT_ONLY=2
+ * ```ts ignore
+ * import { connect, WS } from "./mod.ts";
+ * const conn = await connect("wss://echo.example/", { protocols: ["chat"] });
+ * await conn.send("hello");
+ * const buf = new Uint8Array(4096);
+ * const { n, meta } = await conn.recv(buf);
+ * if (meta.flags & WS.TEXT) console.log(new TextDecoder().decode(buf.subarray(0, n)));
+ * await conn.close();
+ * ```
+ */
+export async function connect(
+  url: string | URL,
+  options: ConnectOptions = {},
+): Promise<WebSocketConnection> {
+  let target = parseWebSocketUrl(url);
+  const original = target;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const onAbort = () => controller.abort(options.signal!.reason);
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (options.connectTimeout !== undefined) {
+    timer = setTimeout(
+      () =>
+        controller.abort(
+          new WebSocketError(
+            "TIMEOUT",
+            `connect to ${target.host} timed out after ${options.connectTimeout} ms`,
+          ),
+        ),
+      options.connectTimeout,
+    );
+  }
+  try {
+    const redirectsAllowed = options.followRedirects ?? 0;
+    for (let redirects = 0;; redirects++) {
+      try {
+        return await attempt(target, original, options, signal);
+      } catch (e) {
+        if (
+          !(e instanceof WebSocketError) || e.code !== "HTTP_RETURNED_ERROR" ||
+          !isRedirect(e.status!) || redirects >= redirectsAllowed
+        ) {
+          if (
+            e instanceof WebSocketError && e.code === "HTTP_RETURNED_ERROR" &&
+            isRedirect(e.status!) && redirectsAllowed > 0
+          ) {
+            throw new WebSocketError(
+              "HTTP_RETURNED_ERROR",
+              `${e.message} (more than ${redirectsAllowed} redirects)`,
+              e,
+            );
+          }
+          throw e;
+        }
+        target = redirectTarget(
+          target,
+          e,
+          options.allowInsecureRedirect ?? false,
+        );
+      }
+    }
+  } catch (e) {
+    throw mapNetError(e, `connect to ${target.host}`, signal);
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 ||
+    status === 308;
+}
+
+function redirectTarget(
+  from: URL,
+  err: WebSocketError,
+  allowInsecure: boolean,
+): URL {
+  const location = err.headers?.get("location");
+  if (!location) {
+    throw new WebSocketError(
+      "HTTP_RETURNED_ERROR",
+      `${err.message} without a Location header`,
+      err,
+    );
+  }
+  let next: URL;
+  try {
+    next = parseWebSocketUrl(
+      new URL(location, from.href.replace(/^ws/, "http")),
+    );
+  } catch {
+    throw new WebSocketError(
+      "BAD_HANDSHAKE",
+      `redirect to an unusable Location ${JSON.stringify(location)}`,
+    );
+  }
+  if (from.protocol === "wss:" && next.protocol === "ws:" && !allowInsecure) {
+    throw new WebSocketError(
+      "BAD_HANDSHAKE",
+      `refusing redirect from wss:// to ${next.href} (allowInsecureRedirect)`,
+    );
+  }
+  return next;
+}
+
+async function attempt(
+  url: URL,
+  original: URL,
+  options: ConnectOptions,
+  signal: AbortSignal,
+): Promise<WebSocketConnection> {
+  const headers = new Headers(options.headers);
+  // Credentials go only to the host the caller named (curl's rule).
+  if (url.host === original.host) {
+    if (original.username && !headers.has("authorization")) {
+      headers.set(
+        "authorization",
+        basicAuth(
+          decodeURIComponent(original.username),
+          decodeURIComponent(original.password),
+        ),
+      );
+    } else if (options.auth && !headers.has("authorization")) {
+      headers.set(
+        "authorization",
+        basicAuth(options.auth.username, options.auth.password),
+      );
+    } else if (options.bearer && !headers.has("authorization")) {
+      headers.set("authorization", `Bearer ${options.bearer}`);
+    }
+  } else {
+    headers.delete("authorization");
+    headers.delete("cookie");
+  }
+  const requestUrl = new URL(url);
+  requestUrl.username = "";
+  requestUrl.password = "";
+  const key = generateKey();
+  const request = buildRequest({
+    url: requestUrl,
+    key,
+    protocols: options.protocols,
+    origin: options.origin,
+    headers,
+  });
+  const expectedAccept = computeAccept(key);
+  const proxy = options.proxy === false
+    ? undefined
+    : options.unixSocket
+    ? undefined
+    : options.proxy ?? proxyFromEnv(url);
+  const conn = await openTransport(url, {
+    caCerts: options.caCerts,
+    unixSocket: options.unixSocket,
+    proxy,
+    signal,
+  });
+  try {
+    return await withAbort(
+      (async () => {
+        await writeAll(conn, new TextEncoder().encode(request));
+        const { head, rest } = await readResponseHead(conn);
+        if (head.status !== 101) {
+          const body = await readBodyPreview(conn, head, rest);
+          const err = (() => {
+            try {
+              validateResponse(head, { accept: "", offeredExtensions: false });
+            } catch (e) {
+              return e as WebSocketError;
+            }
+          })()!;
+          throw new WebSocketError(err.code, err.message, {
+            status: head.status,
+            statusText: head.statusText,
+            headers: head.headers,
+            body,
+          });
+        }
+        const agreed = validateResponse(head, {
+          accept: await expectedAccept,
+          protocols: options.protocols,
+          offeredExtensions: false,
+        });
+        return new WebSocketConnection(conn, {
+          url: requestUrl,
+          role: "client",
+          protocol: agreed.protocol,
+          extensions: agreed.extensions,
+          response: { status: head.status, headers: head.headers },
+          leftover: rest,
+          options,
+        });
+      })(),
+      signal,
+      () => conn.close(),
+    );
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* closed by the abort */ }
+    if (signal.aborted) throw mapNetError(e, `connect to ${url.host}`, signal);
+    if (e instanceof WebSocketError) throw e;
+    throw mapNetError(e, `upgrade with ${url.host}`, signal);
+  }
+}
+
+async function readResponseHead(
+  conn: Deno.Conn,
+): Promise<{ head: ResponseHead; rest: Uint8Array }> {
+  let buf = new Uint8Array(4096);
+  let len = 0;
+  for (;;) {
+    if (len === buf.length) {
+      const bigger = new Uint8Array(buf.length * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const n = await conn.read(buf.subarray(len));
+    if (n === null) {
+      throw new WebSocketError(
+        len === 0 ? "CONNECTION_LOST" : "BAD_HANDSHAKE",
+        len === 0
+          ? "server closed the connection without answering the upgrade"
+          : "server closed the connection inside the response head",
+      );
+    }
+    const from = len;
+    len += n;
+    const end = findHeadEnd(buf.subarray(0, len), from);
+    if (end !== -1) {
+      return { head: parseResponseHead(buf, end), rest: buf.slice(end, len) };
+    }
+  }
+}
+
+/** Reads up to BODY_PREVIEW bytes of a refused upgrade's body, briefly. */
+async function readBodyPreview(
+  conn: Deno.Conn,
+  head: ResponseHead,
+  rest: Uint8Array,
+): Promise<Uint8Array> {
+  const declared = Number(head.headers.get("content-length") ?? NaN);
+  const want = Number.isFinite(declared) ? Math.min(declared, BODY_PREVIEW) : 0;
+  let body = rest.subarray(0, BODY_PREVIEW);
+  if (body.length >= want) return body.slice();
+  const buf = new Uint8Array(want);
+  buf.set(body);
+  let len = body.length;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((r) =>
+    timer = setTimeout(() => r(null), 1000)
+  );
+  try {
+    while (len < want) {
+      const n = await Promise.race([conn.read(buf.subarray(len)), timeout]);
+      if (n === null) break;
+      len += n;
+    }
+  } catch {
+    /* the preview is best effort */
+  } finally {
+    clearTimeout(timer);
+  }
+  body = buf.subarray(0, len);
+  return body;
+}

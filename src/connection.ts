@@ -1,0 +1,849 @@
+/**
+ * One WebSocket connection over one transport: the read loop, the write
+ * queue, and both API faces (connect-only `recv`/`send`, the callback face
+ * `perform`, plus whole messages, async iteration and Web Streams).
+ *
+ * @module
+ */
+
+import { WebSocketError } from "./errors.ts";
+import { type FrameMeta, WS } from "./flags.ts";
+import { CloseCode, encodeClosePayload } from "./close.ts";
+import { type Piece, Protocol, type Role } from "./protocol.ts";
+
+/** How a connection ended. */
+export interface CloseInfo {
+  /** The peer's close code; 1005 when its close frame had none, 1006 when none arrived. */
+  code: number;
+  /** The peer's close reason. */
+  reason: string;
+  /** True when close frames went both ways before the socket closed. */
+  wasClean: boolean;
+}
+
+/** The result of {@linkcode WebSocketConnection.recv}. */
+export interface RecvResult {
+  /** Bytes written into the buffer. */
+  n: number;
+  /** What those bytes are. */
+  meta: FrameMeta;
+}
+
+/** A whole received message: text as a string, binary as bytes. */
+export type Message = string | Uint8Array;
+
+/** Called for every received piece of every frame (see `perform`). */
+export type FrameCallback = (
+  data: Uint8Array,
+  meta: FrameMeta,
+  conn: WebSocketConnection,
+) => void | Promise<void>;
+
+/** Behaviour options shared by the client and server faces. */
+export interface ConnectionOptions {
+  /** Answer pings automatically (default true); like libcurl's `CURLWS_NOAUTOPONG` when false. */
+  autoPong?: boolean;
+  /** Largest frame accepted from the peer; bigger ones close with 1009. Default: no limit. */
+  maxFrameSize?: number;
+  /** Largest whole message assembled by `receive()`, iteration and `readable` (default 64 MiB); 1009 above it. */
+  maxMessageSize?: number;
+  /** How long `close()` waits for the peer's close frame, in ms (default 5000). */
+  closeTimeout?: number;
+  /** Hand over all traffic undecoded and answer nothing (libcurl's `CURLWS_RAW_MODE`). */
+  rawMode?: boolean;
+  /** Aborting it closes the connection at once; pending calls reject with `ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/** What the opening handshake established; used to build a connection. */
+export interface ConnectionInit {
+  /** The URL that was connected to (the request URL for servers). */
+  url: URL;
+  /** Our role. */
+  role: Role;
+  /** Negotiated subprotocol, or "". */
+  protocol: string;
+  /** Negotiated extensions header, or "". */
+  extensions: string;
+  /** Status and headers of the upgrade response (server role: of the request). */
+  response: { status: number; headers: Headers };
+  /** Bytes that arrived after the handshake: the first frame bytes. */
+  leftover: Uint8Array;
+  /** Behaviour options. */
+  options: ConnectionOptions;
+}
+
+const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+const READ_BUFFER_SIZE = 256 * 1024;
+/** Payloads above this are sent as one frame written in pieces of this size. */
+const SEND_CHUNK = 1024 * 1024;
+/** Small frames queued together are copied into one write up to this size. */
+const COALESCE_LIMIT = 64 * 1024;
+const MAX_PIECE = Number.MAX_SAFE_INTEGER;
+const CONTROL_FLAGS = WS.CLOSE | WS.PING | WS.PONG;
+
+const encoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** FIFO lock, so concurrent readers take turns piece by piece. */
+class Lock {
+  #tail: Promise<void> = Promise.resolve();
+  #held = false;
+  get held(): boolean {
+    return this.#held;
+  }
+  async acquire(): Promise<() => void> {
+    const prev = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((r) => release = r);
+    await prev;
+    this.#held = true;
+    return () => {
+      this.#held = false;
+      release();
+    };
+  }
+}
+
+function closedError(): WebSocketError {
+  return new WebSocketError("CLOSED", "the connection is closed");
+}
+
+/**
+ * An open WebSocket connection, client or server side.
+ *
+ * Get one from `connect()` (client) or `acceptWebSocket()` (server). Read it
+ * piece by piece with {@linkcode WebSocketConnection.recv} (like
+ * `curl_ws_recv`), message by message with `for await` /
+ * {@linkcode WebSocketConnection.receive} / `readable`, or through a callback
+ * with {@linkcode WebSocketConnection.perform}. Write with
+ * {@linkcode WebSocketConnection.send} (like `curl_ws_send`) or `writable`.
+ *
+ * @example Echo one message
+ * ```ts ignore
+ * import { connect } from "../mod.ts";
+ * const conn = await connect("ws://127.0.0.1:8080/");
+ * await conn.send("hello");
+ * for await (const message of conn) {
+ *   console.log(message);
+ *   break;
+ * }
+ * await conn.close();
+ * ```
+ */
+export class WebSocketConnection {
+  /** The URL connected to. */
+  readonly url: URL;
+  /** Our role: "client" masks what it sends, "server" does not. */
+  readonly role: Role;
+  /** The subprotocol the server selected, or "". */
+  readonly protocol: string;
+  /** The extensions the server accepted (`Sec-WebSocket-Extensions`), or "". */
+  readonly extensions: string;
+  /** Status and headers of the upgrade response (server role: of the request). */
+  readonly response: { status: number; headers: Headers };
+  /** Settles when the socket is closed, however that happened. Never rejects. */
+  readonly closed: Promise<CloseInfo>;
+
+  #conn: Deno.Conn;
+  #proto: Protocol;
+  #raw: boolean;
+  #maxMessageSize: number;
+  #closeTimeout: number;
+  #signal?: AbortSignal;
+  #onAbort?: () => void;
+
+  #readBuf = new Uint8Array(READ_BUFFER_SIZE);
+  #leftover: Uint8Array | null;
+  #readLock = new Lock();
+  #performing = false;
+  #meta: FrameMeta | null = null;
+
+  /** First error a caller saw; later calls get CLOSED. */
+  #failure: WebSocketError | null = null;
+  #failureReported = false;
+  #finished = false;
+  #resolveClosed!: (info: CloseInfo) => void;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  #queue: Uint8Array[] = [];
+  #queueDone: PromiseWithResolvers<void> | null = null;
+  #writing = false;
+  #writeError: WebSocketError | null = null;
+  /** A multi-write send (a large frame) in progress; other sends wait for it. */
+  #txBusy: Promise<void> | null = null;
+
+  #readable?: ReadableStream<Message>;
+  #writable?: WritableStream<Message>;
+
+  /** Wraps a transport whose opening handshake is done. Use `connect()` or `acceptWebSocket()` instead. */
+  constructor(conn: Deno.Conn, init: ConnectionInit) {
+    this.#conn = conn;
+    this.url = init.url;
+    this.role = init.role;
+    this.protocol = init.protocol;
+    this.extensions = init.extensions;
+    this.response = init.response;
+    const o = init.options;
+    this.#raw = o.rawMode ?? false;
+    this.#maxMessageSize = o.maxMessageSize ?? DEFAULT_MAX_MESSAGE;
+    this.#closeTimeout = o.closeTimeout ?? 5000;
+    this.#proto = new Protocol({
+      role: init.role,
+      autoPong: o.autoPong ?? true,
+      maxFrameSize: o.maxFrameSize,
+    });
+    this.#leftover = init.leftover.length > 0 ? init.leftover.slice() : null;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    try {
+      (conn as Deno.TcpConn).setNoDelay?.(true);
+    } catch { /* not TCP */ }
+    if (o.signal) {
+      const signal = o.signal;
+      this.#signal = signal;
+      this.#onAbort = () =>
+        this.#fatal(
+          new WebSocketError("ABORTED", "the connection was aborted", {
+            cause: signal.reason,
+          }),
+        );
+      if (signal.aborted) queueMicrotask(this.#onAbort);
+      else signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  // ------------------------------------------------------------- receiving
+
+  /**
+   * Receives the next piece of a frame into `buffer`, like `curl_ws_recv`:
+   * at most `buffer.length` bytes of the current frame's payload, with
+   * `meta.offset` (where the piece starts in the frame) and `meta.bytesleft`
+   * (what remains of the frame). `meta.flags` has TEXT or BINARY on every
+   * fragment of a message and CONT on every fragment but the last; a message
+   * is complete at the piece with `bytesleft === 0` and no CONT. Control
+   * frames come as PING, PONG or CLOSE pieces (pings are still answered when
+   * `autoPong` is on; a close is answered, then the socket closes).
+   *
+   * Rejects with `PROTOCOL_ERROR`, `INVALID_PAYLOAD` or `MESSAGE_TOO_BIG`
+   * (after our close frame went out) when the peer breaks the rules,
+   * `CONNECTION_LOST` when the stream ends without a close, and `CLOSED`
+   * afterwards.
+   *
+   * @example Read a large frame in 64 KiB pieces
+   * ```ts ignore
+   * const buf = new Uint8Array(65536);
+   * for (;;) {
+   *   const { n, meta } = await conn.recv(buf);
+   *   await file.write(buf.subarray(0, n));
+   *   if (meta.bytesleft === 0 && !(meta.flags & WS.CONT)) break;
+   * }
+   * ```
+   */
+  async recv(buffer: Uint8Array): Promise<RecvResult> {
+    if (this.#performing) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "recv() cannot be used while perform() delivers frames",
+      );
+    }
+    if (buffer.length === 0) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "recv() needs a buffer of at least 1 byte",
+      );
+    }
+    const release = await this.#readLock.acquire();
+    try {
+      const piece = await this.#pull(buffer.length);
+      buffer.set(piece.data);
+      return { n: piece.data.length, meta: piece.meta };
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Receives the next whole data message: a string for text, bytes for
+   * binary; control frames are handled and skipped. Resolves null once the
+   * peer has closed. Messages above `maxMessageSize` fail the connection
+   * with 1009.
+   *
+   * @example
+   * ```ts ignore
+   * const message = await conn.receive();
+   * ```
+   */
+  async receive(): Promise<Message | null> {
+    if (this.#performing) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "receive() cannot be used while perform() delivers frames",
+      );
+    }
+    const release = await this.#readLock.acquire();
+    try {
+      return await this.#receiveMessage();
+    } finally {
+      release();
+    }
+  }
+
+  async #receiveMessage(): Promise<Message | null> {
+    let parts: Uint8Array[] | null = null;
+    let size = 0;
+    for (;;) {
+      let piece: Piece;
+      try {
+        piece = await this.#pull(MAX_PIECE);
+      } catch (e) {
+        // A finished close handshake ends the message stream quietly.
+        if (
+          e instanceof WebSocketError && e.code === "CLOSED" &&
+          this.#proto.closeReceived
+        ) return null;
+        throw e;
+      }
+      const flags = piece.meta.flags;
+      if (flags & CONTROL_FLAGS) {
+        if (flags & WS.CLOSE) return null;
+        continue;
+      }
+      const last = piece.meta.bytesleft === 0 && (flags & WS.CONT) === 0;
+      if (this.#raw) return piece.data.slice();
+      if (last && parts === null) {
+        if (piece.data.length > this.#maxMessageSize) {
+          this.#tooBig(piece.data.length);
+        }
+        return flags & WS.TEXT
+          ? textDecoder.decode(piece.data)
+          : piece.data.slice();
+      }
+      size += piece.data.length;
+      if (size > this.#maxMessageSize) this.#tooBig(size);
+      (parts ??= []).push(piece.data.slice());
+      if (last) {
+        const whole = concat(parts, size);
+        return flags & WS.TEXT ? textDecoder.decode(whole) : whole;
+      }
+    }
+  }
+
+  #tooBig(size: number): never {
+    const err = this.#proto.fail(
+      "MESSAGE_TOO_BIG",
+      CloseCode.MESSAGE_TOO_BIG,
+      `message of at least ${size} bytes exceeds maxMessageSize ${this.#maxMessageSize}`,
+    );
+    this.#onProtocolError(err);
+    throw err;
+  }
+
+  /** Whole messages until the peer closes; see {@linkcode WebSocketConnection.receive}. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, void> {
+    for (;;) {
+      const message = await this.receive();
+      if (message === null) return;
+      yield message;
+    }
+  }
+
+  /** Received messages as a stream; cancelling it closes the connection. */
+  get readable(): ReadableStream<Message> {
+    return this.#readable ??= new ReadableStream<Message>({
+      pull: async (controller) => {
+        const message = await this.receive();
+        if (message === null) controller.close();
+        else controller.enqueue(message);
+      },
+      cancel: () => this.close(),
+    }, { highWaterMark: 0 });
+  }
+
+  /** A stream that sends each chunk as one message; closing it closes the connection. */
+  get writable(): WritableStream<Message> {
+    return this.#writable ??= new WritableStream<Message>({
+      write: async (message) => {
+        await this.send(message);
+      },
+      close: () => this.close(),
+      abort: () => this.close(CloseCode.GOING_AWAY),
+    });
+  }
+
+  /**
+   * The callback face on this connection: calls `onFrame` for every piece of
+   * every frame as it arrives, until the connection closes. `data` is a view
+   * of the read buffer, valid until the callback returns (copy it to keep
+   * it). A callback that returns a promise pauses reading until it settles.
+   * Resolves with how the connection closed; rejects on a protocol error.
+   *
+   * @example Reply to every message from inside the callback
+   * ```ts ignore
+   * await conn.perform(async (data, meta, conn) => {
+   *   if (meta.flags & WS.TEXT) await conn.send(data, meta.flags & (WS.TEXT | WS.CONT));
+   * });
+   * ```
+   */
+  async perform(onFrame: FrameCallback): Promise<CloseInfo> {
+    if (this.#performing) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "perform() is already running",
+      );
+    }
+    this.#performing = true;
+    const release = await this.#readLock.acquire();
+    try {
+      for (;;) {
+        let piece: Piece;
+        try {
+          piece = await this.#pull(MAX_PIECE);
+        } catch (e) {
+          if (
+            e instanceof WebSocketError &&
+            (e.code === "CLOSED" || e.code === "CONNECTION_LOST")
+          ) break;
+          throw e;
+        }
+        this.#meta = piece.meta;
+        try {
+          const r = onFrame(piece.data, piece.meta, this);
+          if (r instanceof Promise) await r;
+        } catch (e) {
+          this.#meta = null;
+          await this.close(CloseCode.INTERNAL_ERROR).catch(() => {});
+          throw e;
+        } finally {
+          this.#meta = null;
+        }
+        if (piece.meta.flags & WS.CLOSE) break;
+      }
+    } finally {
+      release();
+      this.#performing = false;
+    }
+    return await this.closed;
+  }
+
+  /**
+   * Metadata of the piece being delivered to a `perform()` callback, like
+   * `curl_ws_meta()`; null outside a callback.
+   */
+  meta(): FrameMeta | null {
+    return this.#meta;
+  }
+
+  /** Next piece from the transport (the caller holds the read lock). */
+  async #pull(max: number): Promise<Piece> {
+    for (;;) {
+      if (this.#failure || this.#finished) throw this.#takeFailure();
+      if (this.#raw) {
+        const data = this.#leftover ?? await this.#readRaw();
+        this.#leftover = null;
+        return {
+          data: data.subarray(0, Math.min(max, data.length)),
+          meta: rawMeta(data.length),
+          rsv: 0,
+        };
+      }
+      let piece: Piece | null;
+      try {
+        piece = this.#proto.read(max);
+      } catch (e) {
+        if (e instanceof WebSocketError) {
+          await this.#onProtocolError(e);
+          this.#failureReported = true;
+        }
+        throw e;
+      }
+      if (this.#proto.hasOutput) this.#flushControl();
+      if (piece) {
+        if (piece.meta.flags & WS.CLOSE && piece.meta.bytesleft === 0) {
+          this.#onPeerClose();
+        }
+        return piece;
+      }
+      if (this.#proto.closeReceived) throw closedError();
+      if (this.#leftover) {
+        this.#proto.feed(this.#leftover);
+        this.#leftover = null;
+        continue;
+      }
+      await this.#fill();
+    }
+  }
+
+  /** Returns the error for a call after the connection failed or closed. */
+  #takeFailure(): WebSocketError {
+    if (this.#failure && !this.#failureReported) {
+      this.#failureReported = true;
+      return this.#failure;
+    }
+    return closedError();
+  }
+
+  async #fill(): Promise<void> {
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#readBuf);
+    } catch (e) {
+      throw this.#readFailed(e);
+    }
+    if (n === null) throw this.#lost();
+    this.#proto.feed(this.#readBuf.subarray(0, n));
+  }
+
+  async #readRaw(): Promise<Uint8Array> {
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#readBuf);
+    } catch (e) {
+      throw this.#readFailed(e);
+    }
+    if (n === null) {
+      this.#finish({ code: CloseCode.ABNORMAL, reason: "", wasClean: false });
+      throw closedError();
+    }
+    return this.#readBuf.subarray(0, n);
+  }
+
+  #readFailed(e: unknown): WebSocketError {
+    if (this.#failure || this.#finished) return this.#takeFailure();
+    const err = new WebSocketError(
+      "CONNECTION_LOST",
+      `read failed: ${(e as Error)?.message ?? e}`,
+      { cause: e },
+    );
+    this.#fatal(err);
+    this.#failureReported = true;
+    return err;
+  }
+
+  #lost(): WebSocketError {
+    const err = new WebSocketError(
+      "CONNECTION_LOST",
+      "the connection ended without a close frame",
+      { closeCode: CloseCode.ABNORMAL },
+    );
+    this.#failure ??= err;
+    this.#failureReported = true;
+    this.#finish({ code: CloseCode.ABNORMAL, reason: "", wasClean: false });
+    return err;
+  }
+
+  /** The peer's close frame arrived: once our answer is out, close the socket. */
+  #onPeerClose(): void {
+    const peer = this.#proto.peerClose!;
+    const info = { code: peer.code, reason: peer.reason, wasClean: true };
+    const written = this.#queueDone?.promise ?? Promise.resolve();
+    written.then(
+      () => this.#finish(info),
+      () => this.#finish({ ...info, wasClean: false }),
+    );
+  }
+
+  /** The peer broke the protocol: send our close frame, then shut down. */
+  async #onProtocolError(err: WebSocketError): Promise<void> {
+    if (this.#failure) return;
+    this.#failure = err;
+    try {
+      const out = this.#proto.takeOutput();
+      if (out) await this.#write(out);
+    } catch { /* the transport is gone; nothing more to tell the peer */ }
+    this.#drainThenClose({
+      code: CloseCode.ABNORMAL,
+      reason: "",
+      wasClean: false,
+    });
+  }
+
+  /**
+   * Reads and drops what the peer still sends until it closes the stream or
+   * closeTimeout passes, then closes the socket. Closing at once could reset
+   * the connection and destroy our close frame before the peer reads it.
+   */
+  #drainThenClose(info: CloseInfo): void {
+    this.#armCloseTimer(info);
+    const drain = async () => {
+      while (!this.#finished) {
+        const n = await this.#conn.read(this.#readBuf);
+        if (n === null) break;
+      }
+    };
+    drain().catch(() => {}).finally(() => this.#finish(info));
+  }
+
+  #armCloseTimer(info: CloseInfo): void {
+    if (this.#closeTimer !== undefined || this.#finished) return;
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = undefined;
+      this.#finish(info);
+    }, this.#closeTimeout);
+  }
+
+  /** Ends the connection now, for an abort or a broken transport. */
+  #fatal(err: WebSocketError): void {
+    if (this.#finished) return;
+    this.#failure ??= err;
+    this.#finish({ code: CloseCode.ABNORMAL, reason: "", wasClean: false });
+  }
+
+  #finish(info: CloseInfo): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#closeTimer !== undefined) {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = undefined;
+    }
+    if (this.#signal && this.#onAbort) {
+      this.#signal.removeEventListener("abort", this.#onAbort);
+    }
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+    this.#resolveClosed(info);
+  }
+
+  // --------------------------------------------------------------- sending
+
+  /**
+   * Sends one frame, like `curl_ws_send`. `flags` defaults to TEXT for
+   * strings and BINARY for bytes; PING, PONG and CLOSE send control frames.
+   *
+   * Fragmented messages follow libcurl: every fragment but the last carries
+   * `WS.CONT` and each carries the message's type flag, so
+   * `send("Hel", WS.TEXT | WS.CONT)` then `send("lo", WS.TEXT)` sends one
+   * text message. Partial frames: pass `WS.OFFSET` with `fragsize` = the
+   * frame's total payload size on the first call, then `WS.OFFSET` with
+   * `fragsize` 0 until the frame is complete. Frames of any size are written
+   * in 1 MiB pieces, so memory stays flat. Resolves with the payload bytes
+   * sent, once they are written.
+   *
+   * @example A 10-byte frame sent in two calls
+   * ```ts ignore
+   * await conn.send(new Uint8Array(4), WS.BINARY | WS.OFFSET, 10);
+   * await conn.send(new Uint8Array(6), WS.BINARY | WS.OFFSET, 0);
+   * ```
+   */
+  async send(
+    data: Uint8Array | string,
+    flags?: number,
+    fragsize = 0,
+  ): Promise<number> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (this.#finished || this.#writeError) {
+      throw this.#writeError ?? closedError();
+    }
+    if (this.#raw) {
+      await this.#write(bytes);
+      return bytes.length;
+    }
+    flags ??= typeof data === "string" ? WS.TEXT : WS.BINARY;
+    while (this.#txBusy) await this.#txBusy;
+    const proto = this.#proto;
+    if (flags & CONTROL_FLAGS && proto.inPartialFrame) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "finish the partial frame (WS.OFFSET) before sending a control frame",
+      );
+    }
+    if (
+      bytes.length > SEND_CHUNK && !(flags & (WS.OFFSET | CONTROL_FLAGS)) &&
+      !proto.inPartialFrame
+    ) {
+      return await this.#sendLarge(bytes, flags);
+    }
+    const frame = proto.encode(bytes, flags, fragsize);
+    const written = this.#write(frame);
+    if (proto.hasOutput && !proto.inPartialFrame) this.#flushControl();
+    await written;
+    return bytes.length;
+  }
+
+  /** Sends a big payload as one frame written in SEND_CHUNK pieces. */
+  async #sendLarge(bytes: Uint8Array, flags: number): Promise<number> {
+    const done = Promise.withResolvers<void>();
+    this.#txBusy = done.promise;
+    try {
+      const proto = this.#proto;
+      let off = SEND_CHUNK;
+      await this.#write(
+        proto.encode(bytes.subarray(0, off), flags | WS.OFFSET, bytes.length),
+      );
+      while (off < bytes.length) {
+        const end = Math.min(off + SEND_CHUNK, bytes.length);
+        await this.#write(
+          proto.encode(bytes.subarray(off, end), flags | WS.OFFSET, 0),
+        );
+        off = end;
+      }
+      if (proto.hasOutput) this.#flushControl();
+      return bytes.length;
+    } finally {
+      this.#txBusy = null;
+      done.resolve();
+    }
+  }
+
+  /**
+   * Starts the close handshake: sends a close frame with `code` and `reason`
+   * (default 1000, ""), then waits for the peer's close frame (at most
+   * `closeTimeout`) and closes the socket. Frames that arrive meanwhile still
+   * go to a pending `recv()`. Called inside a `perform()` callback, it
+   * resolves once our close frame is written; `perform()` then resolves when
+   * the peer answers. Calling it again, or after the connection ended, does
+   * nothing.
+   *
+   * @example
+   * ```ts ignore
+   * await conn.close(1000, "bye");
+   * console.log(await conn.closed); // { code: 1000, reason: "bye", wasClean: true }
+   * ```
+   */
+  async close(code: number = CloseCode.NORMAL, reason = ""): Promise<void> {
+    encodeClosePayload(code, reason); // throws INVALID_ARGUMENT for bad input
+    if (this.#finished) return;
+    if (this.#raw) {
+      this.#finish({ code: CloseCode.ABNORMAL, reason: "", wasClean: false });
+      return;
+    }
+    while (this.#txBusy) await this.#txBusy;
+    const proto = this.#proto;
+    if (proto.inPartialFrame) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "finish the partial frame (WS.OFFSET) before closing",
+      );
+    }
+    if (proto.queueClose(code, reason)) {
+      try {
+        await this.#flushControl();
+      } catch {
+        this.#fatal(closedError());
+        return;
+      }
+    }
+    if (this.#finished) return;
+    this.#armCloseTimer({
+      code: CloseCode.ABNORMAL,
+      reason: "",
+      wasClean: false,
+    });
+    if (proto.closeReceived) return void await this.closed;
+    if (this.#performing) {
+      // The perform() loop reads the peer's answer; inside its callback we must not wait for it.
+      if (this.#meta === null) await this.closed;
+      return;
+    }
+    // Read (and drop) until the peer's close frame, taking turns with any
+    // pending recv() so that it still gets the frames it waits for.
+    while (!this.#finished && !proto.closeReceived) {
+      const release = await this.#readLock.acquire();
+      try {
+        if (!this.#finished && !proto.closeReceived) {
+          await this.#pull(MAX_PIECE);
+        }
+      } catch {
+        break;
+      } finally {
+        release();
+      }
+    }
+    await this.closed;
+  }
+
+  // ------------------------------------------------------------ the writer
+
+  /** Writes the automatic frames (pongs, close) that the protocol queued. */
+  #flushControl(): Promise<void> {
+    const out = this.#proto.takeOutput();
+    if (!out) return Promise.resolve();
+    const p = this.#write(out);
+    p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Queues bytes for the socket. Frames queued while a write is in flight
+   * are coalesced into one write. Resolves when the bytes are written.
+   */
+  #write(bytes: Uint8Array): Promise<void> {
+    if (this.#writeError) return Promise.reject(this.#writeError);
+    if (this.#finished) return Promise.reject(closedError());
+    this.#queue.push(bytes);
+    this.#queueDone ??= Promise.withResolvers<void>();
+    const p = this.#queueDone.promise;
+    if (!this.#writing) this.#runWriter();
+    return p;
+  }
+
+  async #runWriter(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const parts = this.#queue;
+        const done = this.#queueDone!;
+        this.#queue = [];
+        this.#queueDone = null;
+        try {
+          await this.#writeParts(parts);
+          done.resolve();
+        } catch (e) {
+          const err = this.#finished ? closedError() : new WebSocketError(
+            "CONNECTION_LOST",
+            `write failed: ${(e as Error)?.message ?? e}`,
+            { cause: e },
+          );
+          this.#writeError = err;
+          done.reject(err);
+          const later = this.#queueDone as PromiseWithResolvers<void> | null;
+          later?.promise.catch(() => {});
+          later?.reject(err);
+          this.#queue = [];
+          this.#queueDone = null;
+          this.#fatal(err);
+          return;
+        }
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #writeParts(parts: Uint8Array[]): Promise<void> {
+    const conn = this.#conn;
+    let i = 0;
+    while (i < parts.length) {
+      let buf = parts[i];
+      if (buf.length < COALESCE_LIMIT && i + 1 < parts.length) {
+        // Gather a run of small frames into one write.
+        let size = 0, j = i;
+        while (j < parts.length && size + parts[j].length <= COALESCE_LIMIT) {
+          size += parts[j++].length;
+        }
+        if (j > i + 1) {
+          buf = concat(parts.slice(i, j), size);
+          i = j;
+        } else i++;
+      } else i++;
+      let off = 0;
+      while (off < buf.length) {
+        off += await conn.write(off === 0 ? buf : buf.subarray(off));
+      }
+    }
+  }
+}
+
+function rawMeta(len: number): FrameMeta {
+  return { age: 0, flags: 0, offset: 0, bytesleft: 0, len };
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+/**
+ * The callback face: `perform()` connects and delivers every frame piece to
+ * a callback, like libcurl's write callback with `curl_ws_meta()`.
+ *
+ * @module
+ */
+
+import { connect, type ConnectOptions } from "./client.ts";
+import type {
+  CloseInfo,
+  FrameCallback,
+  WebSocketConnection,
+} from "./connection.ts";
+
+/** Options of {@linkcode perform}. */
+export interface PerformOptions extends ConnectOptions {
+  /**
+   * Called for every piece of every frame with its metadata. `data` is valid
+   * until the call returns; a returned promise pauses reading until it
+   * settles. `conn.send()` and `conn.close()` may be awaited inside.
+   */
+  onFrame: FrameCallback;
+  /** Called once the upgrade is done, before any frame is delivered. */
+  onOpen?(conn: WebSocketConnection): void | Promise<void>;
+}
+
+/**
+ * Connects to `url`, then calls `options.onFrame` for every piece of every
+ * frame until the connection closes. Resolves with how it closed (`wasClean`
+ * says whether close frames were exchanged); rejects with `WebSocketError`
+ * when the upgrade fails or the peer breaks the protocol.
+ *
+ * @example Print every text message and answer "bye" to the first
+ * ```ts ignore
+ * import { perform, WS } from "./mod.ts";
+ * const info = await perform("ws://127.0.0.1:8080/", {
+ *   onOpen: (conn) => conn.send("hello").then(() => {}),
+ *   onFrame: async (data, meta, conn) => {
+ *     if (meta.flags & WS.TEXT) {
+ *       console.log(new TextDecoder().decode(data));
+ *       await conn.close(1000, "bye");
+ *     }
+ *   },
+ * });
+ * console.log(info.code); // 1000
+ * ```
+ */
+export async function perform(
+  url: string | URL,
+  options: PerformOptions,
+): Promise<CloseInfo> {
+  const conn = await connect(url, options);
+  try {
+    await options.onOpen?.(conn);
+  } catch (e) {
+    await conn.close(1011).catch(() => {});
+    throw e;
+  }
+  return await conn.perform(options.onFrame);
+}

@@ -1,0 +1,133 @@
+/**
+ * Streaming UTF-8 validation that fails fast: an invalid byte is reported in
+ * the very chunk where the text stops being a prefix of valid UTF-8, even
+ * when a code point is split across frames or reads.
+ *
+ * @module
+ */
+
+/** Below this many bytes a plain byte loop is cheaper than a word view. */
+const WORD_SCAN_MIN = 64;
+
+/**
+ * Incremental UTF-8 validator (RFC 3629, as required by RFC 6455 §8.1).
+ *
+ * @example Validate text that arrives in pieces
+ * ```ts
+ * import { Utf8Validator } from "./utf8.ts";
+ * const v = new Utf8Validator();
+ * const euro = new Uint8Array([0xe2, 0x82, 0xac]);
+ * console.log(v.push(euro.subarray(0, 1))); // -1: still a valid prefix
+ * console.log(v.push(euro.subarray(1))); // -1
+ * console.log(v.complete); // true
+ * console.log(new Utf8Validator().push(new Uint8Array([0xc0, 0x80]))); // 0
+ * ```
+ */
+export class Utf8Validator {
+  /** Continuation bytes still owed by the current code point. */
+  #need = 0;
+  /** Allowed range of the next continuation byte. */
+  #lower = 0x80;
+  #upper = 0xbf;
+
+  /** True when no code point is left unfinished. */
+  get complete(): boolean {
+    return this.#need === 0;
+  }
+
+  /** Forgets any unfinished code point, for the next message. */
+  reset(): void {
+    this.#need = 0;
+  }
+
+  /**
+   * Validates the next chunk. Returns -1 while the text so far is a prefix of
+   * valid UTF-8, or the index in `bytes` of the first invalid byte.
+   */
+  push(bytes: Uint8Array): number {
+    const end = bytes.length;
+    let i = 0;
+    let need = this.#need, lower = this.#lower, upper = this.#upper;
+    while (i < end) {
+      if (need === 0) {
+        // ASCII runs are the common case; skip them a word at a time.
+        if (end - i >= WORD_SCAN_MIN && bytes[i] < 0x80) {
+          i = skipAscii(bytes, i, end);
+          if (i >= end) break;
+        }
+        const b = bytes[i];
+        if (b < 0x80) {
+          i++;
+          continue;
+        }
+        if (b >= 0xc2 && b <= 0xdf) {
+          need = 1;
+          lower = 0x80;
+          upper = 0xbf;
+        } else if (b >= 0xe0 && b <= 0xef) {
+          need = 2;
+          lower = b === 0xe0 ? 0xa0 : 0x80; // no overlongs
+          upper = b === 0xed ? 0x9f : 0xbf; // no surrogates
+        } else if (b >= 0xf0 && b <= 0xf4) {
+          need = 3;
+          lower = b === 0xf0 ? 0x90 : 0x80; // no overlongs
+          upper = b === 0xf4 ? 0x8f : 0xbf; // nothing above U+10FFFF
+        } else {
+          this.#need = 0;
+          return i;
+        }
+        i++;
+      } else {
+        const b = bytes[i];
+        if (b < lower || b > upper) {
+          this.#need = 0;
+          return i;
+        }
+        need--;
+        lower = 0x80;
+        upper = 0xbf;
+        i++;
+      }
+    }
+    this.#need = need;
+    this.#lower = lower;
+    this.#upper = upper;
+    return -1;
+  }
+}
+
+/** Returns the index of the first non-ASCII byte at or after `i`, or `end`. */
+function skipAscii(bytes: Uint8Array, i: number, end: number): number {
+  while (i < end && ((bytes.byteOffset + i) & 3) !== 0) {
+    if (bytes[i] >= 0x80) return i;
+    i++;
+  }
+  const words = (end - i) >>> 2;
+  if (words > 0) {
+    const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+    let w = 0;
+    for (; w + 1 < words; w += 2) {
+      if (((view[w] | view[w + 1]) & 0x80808080) !== 0) break;
+    }
+    for (; w < words; w++) {
+      if ((view[w] & 0x80808080) !== 0) break;
+    }
+    i += w << 2;
+  }
+  while (i < end && bytes[i] < 0x80) i++;
+  return i;
+}
+
+/**
+ * Returns true when `bytes` is complete, valid UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { isValidUtf8 } from "./utf8.ts";
+ * console.log(isValidUtf8(new Uint8Array([0xed, 0xa0, 0x80]))); // false: a surrogate
+ * ```
+ */
+export function isValidUtf8(bytes: Uint8Array): boolean {
+  const v = new Utf8Validator();
+  return v.push(bytes) === -1 && v.complete;
+}
