@@ -1,0 +1,80 @@
+/**
+ * Smoke test of the echo benchmark: `bench/echo.ts --quick` must run every
+ * client against real servers and report a measurement for each. No timing
+ * is asserted, only that every row was measured and adds up.
+ */
+
+import assert from "node:assert/strict";
+import { denoCommand } from "../bench/deno_command.ts";
+import { CLIENT_LABELS, type EchoRow, type LatencyRow, type MemoryRow } from "../bench/report.ts";
+
+const ECHO_SCRIPT = new URL("../bench/echo.ts", import.meta.url).pathname;
+const RUN_LIMIT_MS = 240_000;
+
+Deno.test("bench/echo.ts --quick measures every client and prints the tables", async () => {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), RUN_LIMIT_MS);
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(denoCommand(), {
+      // echo.ts starts its servers and clients with deno again: grant both
+      // the name on PATH and the resolved binary (see bench/deno_command.ts).
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-run=deno,${Deno.execPath()}`,
+        ECHO_SCRIPT,
+        "--quick",
+        "--json",
+        "-",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: abort.signal,
+    }).output();
+  } finally {
+    clearTimeout(timer);
+  }
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `echo.ts failed:\n${stderr}\n${stdout}`);
+
+  // Tables first, then the same numbers as JSON (--json -).
+  const jsonStart = stdout.indexOf("\n{");
+  assert.ok(jsonStart > 0, `no JSON after the tables:\n${stdout}`);
+  const tables = stdout.slice(0, jsonStart);
+  const report = JSON.parse(stdout.slice(jsonStart)) as {
+    echo: EchoRow[];
+    latency: LatencyRow[];
+    memory: MemoryRow[];
+  };
+
+  assert.ok(!tables.includes("failed:"), `a measurement failed:\n${tables}`);
+  const echoTable = tables.slice(tables.indexOf("## Echo"), tables.indexOf("## Latency"));
+  const latencyTable = tables.slice(tables.indexOf("## Latency"), tables.indexOf("## Memory"));
+  for (const label of Object.values(CLIENT_LABELS)) {
+    assert.match(echoTable, new RegExp(`\\| ${escape(label)} \\| [0-9]`), `echo row of ${label}`);
+    assert.match(latencyTable, new RegExp(`\\| ${escape(label)} \\| [0-9]`), `latency ${label}`);
+  }
+  assert.match(tables, /\| wsnc connect\(\) \+ recv\/send \| 16 MiB \| 64 KiB \| [0-9]/);
+
+  // Four rows (64 B, 16 KiB, 1 MiB, 4 MiB in quick mode) for each of the 5 clients.
+  assert.equal(report.echo.length, 4 * 5);
+  for (const row of report.echo) {
+    assert.equal(row.raw?.count, row.count, `${row.label} ${row.row}`);
+    assert.equal(row.raw?.bytes, row.size * row.count, `${row.label} ${row.row}`);
+    assert.ok(row.msgPerSec! > 0 && row.cpuUsPerMsg! > 0, `${row.label} ${row.row}`);
+  }
+  for (const row of report.latency) {
+    assert.ok(row.p50Us! > 0 && row.p99Us! >= row.p50Us!, row.label);
+  }
+  assert.equal(report.memory.length, 2);
+  for (const row of report.memory) {
+    assert.equal(row.raw?.bytes, 16 * 1024 * 1024, row.label);
+    assert.ok(row.peakRssAfterMiB! >= row.peakRssBeforeMiB!, row.label);
+  }
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
