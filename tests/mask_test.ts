@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { mask, maskInto, MaskKeySource } from "../src/mask.ts";
 
-function byteMask(data: Uint8Array, key: Uint8Array, phase: number): Uint8Array {
+function byteMask(
+  data: Uint8Array,
+  key: Uint8Array,
+  phase: number,
+): Uint8Array {
   return data.map((b, i) => b ^ key[(phase + i) & 3]);
 }
 
@@ -22,10 +26,17 @@ Deno.test("mask: word path equals byte reference at every alignment, length and 
         const view = copy.subarray(start, start + len);
         const expected = byteMask(view, key, phase);
         mask(view, key, phase);
-        assert.deepEqual(view, expected, `start=${start} len=${len} phase=${phase}`);
+        assert.deepEqual(
+          view,
+          expected,
+          `start=${start} len=${len} phase=${phase}`,
+        );
         // bytes outside the view are untouched
         assert.deepEqual(copy.subarray(0, start), backing.subarray(0, start));
-        assert.deepEqual(copy.subarray(start + len), backing.subarray(start + len));
+        assert.deepEqual(
+          copy.subarray(start + len),
+          backing.subarray(start + len),
+        );
       }
     }
   }

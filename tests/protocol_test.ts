@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import { Protocol } from "../src/protocol.ts";
-import { encodeFrame, FrameDecoder, DecodeResult } from "../src/frame.ts";
+import { DecodeResult, encodeFrame, FrameDecoder } from "../src/frame.ts";
 import { WS } from "../src/flags.ts";
 import { WebSocketError } from "../src/errors.ts";
 import type { FrameMeta } from "../src/flags.ts";
 
 const te = new TextEncoder();
-const f = (opcode: number, payload: Uint8Array | string = new Uint8Array(0), opts: { fin?: boolean; rsv?: number; mask?: boolean } = {}) =>
+const f = (
+  opcode: number,
+  payload: Uint8Array | string = new Uint8Array(0),
+  opts: { fin?: boolean; rsv?: number; mask?: boolean } = {},
+) =>
   encodeFrame({
     opcode,
     fin: opts.fin,
@@ -31,33 +35,51 @@ interface Got {
 }
 
 /** Feeds `bytes` in chunks of `chunk`, reading pieces of at most `max`. */
-function run(p: Protocol, bytes: Uint8Array, chunk = bytes.length || 1, max = 1 << 20): Got[] {
+function run(
+  p: Protocol,
+  bytes: Uint8Array,
+  chunk = bytes.length || 1,
+  max = 1 << 20,
+): Got[] {
   const out: Got[] = [];
   for (let i = 0; i < bytes.length; i += chunk) {
     p.feed(bytes.slice(i, i + chunk));
-    for (let piece; (piece = p.read(max));) out.push({ data: [...piece.data], meta: { ...piece.meta } });
+    for (let piece; (piece = p.read(max));) {
+      out.push({ data: [...piece.data], meta: { ...piece.meta } });
+    }
   }
   return out;
 }
 
 /** Decodes frames the protocol wants to send (client role: masked). */
-function sent(bytes: Uint8Array | null): { opcode: number; fin: boolean; payload: number[] }[] {
+function sent(
+  bytes: Uint8Array | null,
+): { opcode: number; fin: boolean; payload: number[] }[] {
   if (!bytes) return [];
   const dec = new FrameDecoder();
   dec.feed(bytes);
   const out: { opcode: number; fin: boolean; payload: number[] }[] = [];
   for (let r; (r = dec.next(1 << 20)) !== DecodeResult.NEED_MORE;) {
-    if (r === DecodeResult.HEADER) out.push({ opcode: dec.header.opcode, fin: dec.header.fin, payload: [] });
-    else {
+    if (r === DecodeResult.HEADER) {
+      out.push({ opcode: dec.header.opcode, fin: dec.header.fin, payload: [] });
+    } else {
       const k = dec.header.maskKey;
-      const d = [...dec.piece].map((b, i) => k ? b ^ k[(dec.pieceOffset + i) & 3] : b);
+      const d = [...dec.piece].map((b, i) =>
+        k ? b ^ k[(dec.pieceOffset + i) & 3] : b
+      );
       out.at(-1)!.payload.push(...d);
     }
   }
   return out;
 }
 
-function expectFail(bytes: Uint8Array, code: string, closeCode: number, role: "client" | "server" = "client", chunk?: number) {
+function expectFail(
+  bytes: Uint8Array,
+  code: string,
+  closeCode: number,
+  role: "client" | "server" = "client",
+  chunk?: number,
+) {
   const p = new Protocol({ role });
   assert.throws(() => run(p, bytes, chunk), (e) => {
     assert.ok(e instanceof WebSocketError, String(e));
@@ -76,13 +98,27 @@ function expectFail(bytes: Uint8Array, code: string, closeCode: number, role: "c
 
 Deno.test("protocol: text, binary and empty frames with curl metadata", () => {
   const p = new Protocol({ role: "client" });
-  const got = run(p, cat(f(1, "hi"), f(2, new Uint8Array([1, 2])), f(1, ""), f(2)));
-  assert.deepEqual(got.map((g) => [g.data.length, g.meta.flags, g.meta.offset, g.meta.bytesleft, g.meta.len]), [
-    [2, WS.TEXT, 0, 0, 2],
-    [2, WS.BINARY, 0, 0, 2],
-    [0, WS.TEXT, 0, 0, 0],
-    [0, WS.BINARY, 0, 0, 0],
-  ]);
+  const got = run(
+    p,
+    cat(f(1, "hi"), f(2, new Uint8Array([1, 2])), f(1, ""), f(2)),
+  );
+  assert.deepEqual(
+    got.map((
+      g,
+    ) => [
+      g.data.length,
+      g.meta.flags,
+      g.meta.offset,
+      g.meta.bytesleft,
+      g.meta.len,
+    ]),
+    [
+      [2, WS.TEXT, 0, 0, 2],
+      [2, WS.BINARY, 0, 0, 2],
+      [0, WS.TEXT, 0, 0, 0],
+      [0, WS.BINARY, 0, 0, 0],
+    ],
+  );
 });
 
 Deno.test("protocol: partial frames report offset and bytesleft; any chunking gives the same pieces' bytes", () => {
@@ -104,15 +140,36 @@ Deno.test("protocol: partial frames report offset and bytesleft; any chunking gi
 
 Deno.test("protocol: fragmented message flags follow curl (type on all, CONT on all but last)", () => {
   const p = new Protocol({ role: "client" });
-  const got = run(p, cat(f(1, "Hel", { fin: false }), f(9, "p"), f(0, "", { fin: false }), f(0, "lo")), 1);
+  const got = run(
+    p,
+    cat(
+      f(1, "Hel", { fin: false }),
+      f(9, "p"),
+      f(0, "", { fin: false }),
+      f(0, "lo"),
+    ),
+    1,
+  );
   const TC = WS.TEXT | WS.CONT;
-  assert.deepEqual(got.map((g) => g.meta.flags), [TC, TC, TC, WS.PING, TC, WS.TEXT, WS.TEXT]);
+  assert.deepEqual(got.map((g) => g.meta.flags), [
+    TC,
+    TC,
+    TC,
+    WS.PING,
+    TC,
+    WS.TEXT,
+    WS.TEXT,
+  ]);
   // Reassemble: data pieces in order spell Hello, and the ping was answered with its payload.
   const text = got.filter((g) => g.meta.flags & WS.TEXT).flatMap((g) => g.data);
   assert.equal(new TextDecoder().decode(new Uint8Array(text)), "Hello");
   const last = got.at(-1)!;
   assert.equal(last.meta.flags, WS.TEXT);
-  assert.deepEqual(sent(p.takeOutput()), [{ opcode: 0xa, fin: true, payload: [...te.encode("p")] }]);
+  assert.deepEqual(sent(p.takeOutput()), [{
+    opcode: 0xa,
+    fin: true,
+    payload: [...te.encode("p")],
+  }]);
 });
 
 Deno.test("protocol: pings are answered with their payload (0 and 125 bytes), pongs are reported", () => {
@@ -123,7 +180,11 @@ Deno.test("protocol: pings are answered with their payload (0 and 125 bytes), po
     assert.equal(got[0].meta.flags, WS.PING);
     assert.deepEqual(got[0].data, [...payload]);
     assert.equal(got.at(-1)!.meta.flags, WS.PONG);
-    assert.deepEqual(sent(p.takeOutput()), [{ opcode: 0xa, fin: true, payload: [...payload] }]);
+    assert.deepEqual(sent(p.takeOutput()), [{
+      opcode: 0xa,
+      fin: true,
+      payload: [...payload],
+    }]);
   }
 });
 
@@ -139,7 +200,11 @@ Deno.test("protocol: a ping flood queues only the latest pong", () => {
   const pings = [];
   for (let i = 0; i < 1000; i++) pings.push(f(9, String(i)));
   run(p, cat(...pings));
-  assert.deepEqual(sent(p.takeOutput()), [{ opcode: 0xa, fin: true, payload: [...te.encode("999")] }]);
+  assert.deepEqual(sent(p.takeOutput()), [{
+    opcode: 0xa,
+    fin: true,
+    payload: [...te.encode("999")],
+  }]);
 });
 
 Deno.test("protocol: peer close is reported, echoed, and ends processing", () => {
@@ -150,58 +215,111 @@ Deno.test("protocol: peer close is reported, echoed, and ends processing", () =>
   assert.equal(got[0].meta.flags, WS.CLOSE);
   assert.deepEqual(got[0].data, [...close]);
   assert.deepEqual(p.peerClose, { code: 4000, reason: "bye" });
-  assert.deepEqual(sent(p.takeOutput()), [{ opcode: 8, fin: true, payload: [0x0f, 0xa0] }]);
+  assert.deepEqual(sent(p.takeOutput()), [{
+    opcode: 8,
+    fin: true,
+    payload: [0x0f, 0xa0],
+  }]);
   assert.ok(p.closeSent);
   // An empty close is echoed empty.
   const q = new Protocol({ role: "client" });
   run(q, f(8));
-  assert.deepEqual(sent(q.takeOutput()), [{ opcode: 8, fin: true, payload: [] }]);
+  assert.deepEqual(sent(q.takeOutput()), [{
+    opcode: 8,
+    fin: true,
+    payload: [],
+  }]);
   assert.deepEqual(q.peerClose, { code: 1005, reason: "" });
 });
 
 Deno.test("protocol: violations close with 1002", () => {
-  for (const rsv of [1, 2, 4]) expectFail(f(1, "x", { rsv }), "PROTOCOL_ERROR", 1002);
-  for (const op of [3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf]) expectFail(f(op, "x"), "PROTOCOL_ERROR", 1002);
+  for (const rsv of [1, 2, 4]) {
+    expectFail(f(1, "x", { rsv }), "PROTOCOL_ERROR", 1002);
+  }
+  for (const op of [3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf]) {
+    expectFail(f(op, "x"), "PROTOCOL_ERROR", 1002);
+  }
   expectFail(f(1, "x", { mask: true }), "PROTOCOL_ERROR", 1002); // masked from server
   expectFail(f(1, "x"), "PROTOCOL_ERROR", 1002, "server"); // unmasked from client
   expectFail(f(9, new Uint8Array(126)), "PROTOCOL_ERROR", 1002); // control > 125
   expectFail(f(9, "x", { fin: false }), "PROTOCOL_ERROR", 1002); // fragmented control
   expectFail(f(0xa, "x", { fin: false }), "PROTOCOL_ERROR", 1002);
-  expectFail(f(8, new Uint8Array([3, 232]), { fin: false }), "PROTOCOL_ERROR", 1002);
+  expectFail(
+    f(8, new Uint8Array([3, 232]), { fin: false }),
+    "PROTOCOL_ERROR",
+    1002,
+  );
   expectFail(f(0, "x"), "PROTOCOL_ERROR", 1002); // CONT without start
   expectFail(cat(f(1, "a", { fin: false }), f(1, "b")), "PROTOCOL_ERROR", 1002); // new message inside one
   expectFail(cat(f(2, "a", { fin: false }), f(2, "b")), "PROTOCOL_ERROR", 1002);
   expectFail(f(8, new Uint8Array([3])), "PROTOCOL_ERROR", 1002); // 1-byte close
   for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999]) {
-    expectFail(f(8, new Uint8Array([code >> 8, code & 0xff])), "PROTOCOL_ERROR", 1002);
+    expectFail(
+      f(8, new Uint8Array([code >> 8, code & 0xff])),
+      "PROTOCOL_ERROR",
+      1002,
+    );
   }
   // RSV1 on a continuation frame even where RSV1 is allowed on first frames.
   const p = new Protocol({ role: "client", allowedRsv: 4 });
-  assert.throws(() => run(p, cat(f(1, "a", { fin: false, rsv: 4 }), f(0, "b", { rsv: 4 }))), WebSocketError);
+  assert.throws(
+    () => run(p, cat(f(1, "a", { fin: false, rsv: 4 }), f(0, "b", { rsv: 4 }))),
+    WebSocketError,
+  );
 });
 
 Deno.test("protocol: invalid UTF-8 closes with 1007, failing fast in the bad chunk", () => {
-  expectFail(f(1, new Uint8Array([0xce, 0xba, 0xed, 0xa0, 0x80])), "INVALID_PAYLOAD", 1007);
+  expectFail(
+    f(1, new Uint8Array([0xce, 0xba, 0xed, 0xa0, 0x80])),
+    "INVALID_PAYLOAD",
+    1007,
+  );
   expectFail(f(8, new Uint8Array([3, 232, 0xff])), "INVALID_PAYLOAD", 1007); // close reason
   // Text ending inside a code point at message end.
-  expectFail(cat(f(1, new Uint8Array([0x61, 0xe2]), { fin: false }), f(0, new Uint8Array([0x82]))), "INVALID_PAYLOAD", 1007);
+  expectFail(
+    cat(
+      f(1, new Uint8Array([0x61, 0xe2]), { fin: false }),
+      f(0, new Uint8Array([0x82])),
+    ),
+    "INVALID_PAYLOAD",
+    1007,
+  );
   // Fail fast: the error is raised on the chunk holding the bad byte, before the frame is complete.
   const p = new Protocol({ role: "client" });
-  const frame = f(1, new Uint8Array([0x61, 0x62, 0xc0, 0x63, 0x64, 0x65, 0x66]));
+  const frame = f(
+    1,
+    new Uint8Array([0x61, 0x62, 0xc0, 0x63, 0x64, 0x65, 0x66]),
+  );
   p.feed(frame.subarray(0, 3)); // header + 'a'
   assert.equal(p.read(100)!.data.length, 1);
   p.feed(frame.subarray(3, 5)); // 'b', 0xc0
-  assert.throws(() => p.read(100), (e) => e instanceof WebSocketError && e.closeCode === 1007);
+  assert.throws(
+    () => p.read(100),
+    (e) => e instanceof WebSocketError && e.closeCode === 1007,
+  );
   // Split code points across frames are fine.
   const q = new Protocol({ role: "client" });
   const euro = te.encode("€");
-  const got = run(q, cat(f(1, euro.subarray(0, 1), { fin: false }), f(0, euro.subarray(1, 2), { fin: false }), f(0, euro.subarray(2))), 1);
+  const got = run(
+    q,
+    cat(
+      f(1, euro.subarray(0, 1), { fin: false }),
+      f(0, euro.subarray(1, 2), { fin: false }),
+      f(0, euro.subarray(2)),
+    ),
+    1,
+  );
   assert.equal(got.length, 3);
 });
 
 Deno.test("protocol: maxFrameSize closes with 1009", () => {
   const p = new Protocol({ role: "client", maxFrameSize: 10 });
-  assert.throws(() => run(p, f(2, new Uint8Array(11))), (e) => e instanceof WebSocketError && e.code === "MESSAGE_TOO_BIG" && e.closeCode === 1009);
+  assert.throws(
+    () => run(p, f(2, new Uint8Array(11))),
+    (e) =>
+      e instanceof WebSocketError && e.code === "MESSAGE_TOO_BIG" &&
+      e.closeCode === 1009,
+  );
   const q = new Protocol({ role: "client", maxFrameSize: 10 });
   assert.equal(run(q, f(2, new Uint8Array(10))).length, 1);
 });
@@ -209,13 +327,19 @@ Deno.test("protocol: maxFrameSize closes with 1009", () => {
 Deno.test("protocol: control pieces respect a small read buffer", () => {
   const p = new Protocol({ role: "client" });
   const got = run(p, f(9, "abcdefgh"), undefined, 3);
-  assert.deepEqual(got.map((g) => [g.meta.offset, g.meta.len, g.meta.bytesleft]), [[0, 3, 5], [3, 3, 2], [6, 2, 0]]);
+  assert.deepEqual(
+    got.map((g) => [g.meta.offset, g.meta.len, g.meta.bytesleft]),
+    [[0, 3, 5], [3, 3, 2], [6, 2, 0]],
+  );
 });
 
 Deno.test("protocol: server role unmasks client frames", () => {
   const p = new Protocol({ role: "server" });
   const got = run(p, f(1, "Hello", { mask: true }), 2);
-  assert.equal(new TextDecoder().decode(new Uint8Array(got.flatMap((g) => g.data))), "Hello");
+  assert.equal(
+    new TextDecoder().decode(new Uint8Array(got.flatMap((g) => g.data))),
+    "Hello",
+  );
 });
 
 Deno.test("protocol encode: client frames are masked with fresh keys, server frames are not", () => {
@@ -224,9 +348,17 @@ Deno.test("protocol encode: client frames are masked with fresh keys, server fra
   const b = c.encode(te.encode("Hello"), WS.TEXT);
   assert.equal(a[1] & 0x80, 0x80);
   assert.notDeepEqual(a.subarray(2, 6), b.subarray(2, 6));
-  assert.deepEqual(sent(a), [{ opcode: 1, fin: true, payload: [...te.encode("Hello")] }]);
+  assert.deepEqual(sent(a), [{
+    opcode: 1,
+    fin: true,
+    payload: [...te.encode("Hello")],
+  }]);
   const s = new Protocol({ role: "server" });
-  assert.deepEqual([...s.encode(te.encode("Hello"), WS.TEXT)], [0x81, 5, ...te.encode("Hello")]);
+  assert.deepEqual([...s.encode(te.encode("Hello"), WS.TEXT)], [
+    0x81,
+    5,
+    ...te.encode("Hello"),
+  ]);
 });
 
 Deno.test("protocol encode: curl fragment convention and partial frames", () => {
@@ -248,10 +380,17 @@ Deno.test("protocol encode: curl fragment convention and partial frames", () => 
   ];
   assert.ok(c.inPartialFrame);
   assert.throws(() => c.encode(new Uint8Array(1), WS.BINARY), WebSocketError); // without OFFSET
-  assert.throws(() => c.encode(new Uint8Array(4), WS.BINARY | WS.OFFSET), WebSocketError); // past the end
+  assert.throws(
+    () => c.encode(new Uint8Array(4), WS.BINARY | WS.OFFSET),
+    WebSocketError,
+  ); // past the end
   parts.push(c.encode(new Uint8Array([8, 9, 10]), WS.BINARY | WS.OFFSET));
   assert.ok(!c.inPartialFrame);
-  assert.deepEqual(sent(cat(...parts)), [{ opcode: 2, fin: true, payload: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }]);
+  assert.deepEqual(sent(cat(...parts)), [{
+    opcode: 2,
+    fin: true,
+    payload: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  }]);
 });
 
 Deno.test("protocol encode: pongs wait for a partial frame to finish", () => {
@@ -269,7 +408,10 @@ Deno.test("protocol encode: pongs wait for a partial frame to finish", () => {
 Deno.test("protocol encode: argument errors", () => {
   const c = new Protocol({ role: "client" });
   const bad = (data: Uint8Array, flags: number) =>
-    assert.throws(() => c.encode(data, flags), (e) => e instanceof WebSocketError && e.code === "INVALID_ARGUMENT");
+    assert.throws(
+      () => c.encode(data, flags),
+      (e) => e instanceof WebSocketError && e.code === "INVALID_ARGUMENT",
+    );
   bad(new Uint8Array(126), WS.PING);
   bad(new Uint8Array(1), WS.PING | WS.CONT);
   bad(new Uint8Array(1), WS.TEXT | WS.BINARY);
@@ -279,6 +421,9 @@ Deno.test("protocol encode: argument errors", () => {
   bad(new Uint8Array(1), WS.BINARY); // type differs from the message in progress
   c.encode(new Uint8Array(0), WS.TEXT);
   assert.ok(c.queueClose(1000, "bye"));
-  assert.throws(() => c.encode(new Uint8Array(1), WS.TEXT), (e) => e instanceof WebSocketError && e.code === "CLOSED");
+  assert.throws(
+    () => c.encode(new Uint8Array(1), WS.TEXT),
+    (e) => e instanceof WebSocketError && e.code === "CLOSED",
+  );
   assert.equal(c.queueClose(1000), false);
 });

@@ -4,7 +4,8 @@ import { isValidUtf8, Utf8Validator } from "../src/utf8.ts";
 const bytes = (...b: number[]) => new Uint8Array(b);
 
 Deno.test("utf8: valid text of every length class passes, also byte by byte", () => {
-  const text = "aé€😀 plain ASCII " + "x".repeat(200) + "中文 \u{10FFFF} \uFFFE \uFFFF";
+  const text = "aé€😀 plain ASCII " + "x".repeat(200) +
+    "中文 \u{10FFFF} \uFFFE \uFFFF";
   const enc = new TextEncoder().encode(text);
   assert.ok(isValidUtf8(enc));
   const v = new Utf8Validator();
@@ -39,10 +40,35 @@ Deno.test("utf8: invalid sequences fail at the first byte that makes them invali
     [[0xfe], 0],
     [[0xff], 0],
     [[0x61, 0xc2, 0x41], 2], // missing continuation
-    [[0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64], 12], // Autobahn 6.4.x
+    [[
+      0xce,
+      0xba,
+      0xe1,
+      0xbd,
+      0xb9,
+      0xcf,
+      0x83,
+      0xce,
+      0xbc,
+      0xce,
+      0xb5,
+      0xed,
+      0xa0,
+      0x80,
+      0x65,
+      0x64,
+      0x69,
+      0x74,
+      0x65,
+      0x64,
+    ], 12], // Autobahn 6.4.x
   ];
   for (const [seq, at] of cases) {
-    assert.equal(new Utf8Validator().push(new Uint8Array(seq)), at, seq.map((b) => b.toString(16)).join(" "));
+    assert.equal(
+      new Utf8Validator().push(new Uint8Array(seq)),
+      at,
+      seq.map((b) => b.toString(16)).join(" "),
+    );
   }
 });
 
