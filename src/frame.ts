@@ -72,7 +72,7 @@ export function writeHeader(
     const high = Math.floor(length / 0x100000000);
     const low = length >>> 0;
     dst[o++] = 0;
-    dst[o++] = 0;
+    dst[o++] = (high >>> 16) & 0xff;
     dst[o++] = (high >>> 8) & 0xff;
     dst[o++] = high & 0xff;
     dst[o++] = low >>> 24;
