@@ -53,6 +53,14 @@ export interface ConnectionOptions {
   rawMode?: boolean;
   /** Aborting it closes the connection at once; pending calls reject with `ABORTED`. */
   signal?: AbortSignal;
+  /**
+   * Send a ping after this many ms without receiving anything (default: off).
+   * Liveness is judged by what the reader sees, so keep a reader running
+   * (`recv`, `receive`, iteration or `perform`).
+   */
+  pingInterval?: number;
+  /** With `pingInterval`: fail with `TIMEOUT` when nothing arrives this many ms after a ping (default: pingInterval). */
+  pongTimeout?: number;
 }
 
 /** What the opening handshake established; used to build a connection. */
@@ -173,6 +181,10 @@ export class WebSocketConnection {
   /** A multi-write send (a large frame) in progress; other sends wait for it. */
   #txBusy: Promise<void> | null = null;
 
+  #lastRx = Date.now();
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #pongTimer: ReturnType<typeof setTimeout> | undefined;
+
   #readable?: ReadableStream<Message>;
   #writable?: WritableStream<Message>;
 
@@ -198,6 +210,9 @@ export class WebSocketConnection {
     try {
       (conn as Deno.TcpConn).setNoDelay?.(true);
     } catch { /* not TCP */ }
+    if (o.pingInterval !== undefined && o.pingInterval > 0 && !this.#raw) {
+      this.#startKeepalive(o.pingInterval, o.pongTimeout ?? o.pingInterval);
+    }
     if (o.signal) {
       const signal = o.signal;
       this.#signal = signal;
@@ -490,7 +505,25 @@ export class WebSocketConnection {
       throw this.#readFailed(e);
     }
     if (n === null) throw this.#lost();
+    this.#lastRx = Date.now();
     this.#proto.feed(this.#readBuf.subarray(0, n));
+  }
+
+  /** Pings when the line is idle; fails with TIMEOUT when the peer goes silent. */
+  #startKeepalive(interval: number, pongTimeout: number): void {
+    this.#pingTimer = setInterval(() => {
+      if (this.#finished || this.#proto.closeSent || this.#pongTimer !== undefined) return;
+      if (Date.now() - this.#lastRx < interval || this.#proto.inPartialFrame || this.#txBusy) return;
+      const sentAt = Date.now();
+      this.#write(this.#proto.encode(new Uint8Array(0), WS.PING)).catch(() => {});
+      this.#pongTimer = setTimeout(() => {
+        this.#pongTimer = undefined;
+        if (this.#lastRx >= sentAt) return;
+        this.#fatal(
+          new WebSocketError("TIMEOUT", `no answer from the peer within ${pongTimeout} ms of a ping`),
+        );
+      }, pongTimeout);
+    }, interval);
   }
 
   async #readRaw(): Promise<Uint8Array> {
@@ -595,6 +628,8 @@ export class WebSocketConnection {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = undefined;
     }
+    clearInterval(this.#pingTimer);
+    clearTimeout(this.#pongTimer);
     if (this.#signal && this.#onAbort) {
       this.#signal.removeEventListener("abort", this.#onAbort);
     }

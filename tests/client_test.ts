@@ -713,3 +713,50 @@ Deno.test("connect: bad URLs and refused ports", async () => {
   l.close();
   await expectReject(connect(`ws://127.0.0.1:${port}/`), "CONNECT_FAILED");
 });
+
+Deno.test("keepalive: idle pings keep a live peer; a silent peer fails with TIMEOUT", async () => {
+  // A peer that answers pings: the connection survives several intervals.
+  await withServer(async (peer) => {
+    let pings = 0;
+    for (;;) {
+      const f = await peer.expectFrame(3000);
+      if (f.opcode === OP.PING) {
+        pings++;
+        await peer.sendPong(f.payload);
+        if (pings === 3) await peer.sendText("enough");
+      } else if (f.opcode === OP.CLOSE) {
+        await peer.sendClose(1000);
+        break;
+      }
+    }
+    assert.equal(pings, 3);
+  }, async (conn) => {
+    const buf = new Uint8Array(100);
+    const flags: number[] = [];
+    for (;;) {
+      const { meta } = await conn.recv(buf);
+      flags.push(meta.flags);
+      if (meta.flags & WS.TEXT) break;
+    }
+    assert.deepEqual(flags, [WS.PONG, WS.PONG, WS.PONG, WS.TEXT]);
+  }, { pingInterval: 60, pongTimeout: 1000 });
+  // A peer that reads but never answers: TIMEOUT.
+  await withServer(async (peer) => {
+    await peer.readUntilEof(5000);
+  }, async (conn) => {
+    await expectReject(conn.recv(new Uint8Array(10)), "TIMEOUT");
+    assert.equal((await conn.closed).wasClean, false);
+  }, { pingInterval: 50, pongTimeout: 100 });
+});
+
+Deno.test("abort: the signal closes an open connection and fails a pending recv with ABORTED", async () => {
+  const controller = new AbortController();
+  await withServer(async (peer) => {
+    await peer.readUntilEof(5000);
+  }, async (conn) => {
+    const pending = conn.recv(new Uint8Array(10));
+    setTimeout(() => controller.abort(), 30);
+    await expectReject(pending, "ABORTED");
+    await expectReject(conn.send("x"), "CLOSED");
+  }, { signal: controller.signal });
+});
