@@ -512,15 +512,25 @@ export class WebSocketConnection {
   /** Pings when the line is idle; fails with TIMEOUT when the peer goes silent. */
   #startKeepalive(interval: number, pongTimeout: number): void {
     this.#pingTimer = setInterval(() => {
-      if (this.#finished || this.#proto.closeSent || this.#pongTimer !== undefined) return;
-      if (Date.now() - this.#lastRx < interval || this.#proto.inPartialFrame || this.#txBusy) return;
+      if (
+        this.#finished || this.#proto.closeSent || this.#pongTimer !== undefined
+      ) return;
+      if (
+        Date.now() - this.#lastRx < interval || this.#proto.inPartialFrame ||
+        this.#txBusy
+      ) return;
       const sentAt = Date.now();
-      this.#write(this.#proto.encode(new Uint8Array(0), WS.PING)).catch(() => {});
+      this.#write(this.#proto.encode(new Uint8Array(0), WS.PING)).catch(
+        () => {},
+      );
       this.#pongTimer = setTimeout(() => {
         this.#pongTimer = undefined;
         if (this.#lastRx >= sentAt) return;
         this.#fatal(
-          new WebSocketError("TIMEOUT", `no answer from the peer within ${pongTimeout} ms of a ping`),
+          new WebSocketError(
+            "TIMEOUT",
+            `no answer from the peer within ${pongTimeout} ms of a ping`,
+          ),
         );
       }, pongTimeout);
     }, interval);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import {
   connect,
   type FrameMeta,
-  WebSocketConnection,
+  type WebSocketConnection,
   WebSocketError,
   WS,
 } from "../mod.ts";
