@@ -6,6 +6,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import { WebSocketError } from "./errors.ts";
 import { type FrameMeta, WS } from "./flags.ts";
 import { CloseCode, encodeClosePayload } from "./close.ts";
@@ -83,8 +84,16 @@ export interface ConnectionInit {
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 const READ_BUFFER_SIZE = 256 * 1024;
-/** Payloads above this are sent as one frame written in pieces of this size. */
-const SEND_CHUNK = 1024 * 1024;
+/** Payloads above this are masked piece by piece into a reusable buffer. */
+const STREAM_SEND_MIN = 64 * 1024;
+/** Size of the reusable send buffer (and of each piece of a large frame). */
+const SEND_CHUNK = 256 * 1024;
+/**
+ * `send()` resolves as soon as its frame is queued while fewer bytes than
+ * this wait for the socket; frames queued behind a write in flight then go
+ * out together in one write. Above it, `send()` waits for the socket.
+ */
+const QUEUE_HIGH_WATER = 256 * 1024;
 /** Small frames queued together are copied into one write up to this size. */
 const COALESCE_LIMIT = 64 * 1024;
 const MAX_PIECE = Number.MAX_SAFE_INTEGER;
@@ -93,23 +102,28 @@ const CONTROL_FLAGS = WS.CLOSE | WS.PING | WS.PONG;
 const encoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
-/** FIFO lock, so concurrent readers take turns piece by piece. */
+/**
+ * FIFO lock, so concurrent readers take turns piece by piece. Taking a free
+ * lock costs no promise: `recv()` on the hot path stays cheap.
+ */
 class Lock {
-  #tail: Promise<void> = Promise.resolve();
   #held = false;
-  get held(): boolean {
-    return this.#held;
-  }
-  async acquire(): Promise<() => void> {
-    const prev = this.#tail;
-    let release!: () => void;
-    this.#tail = new Promise<void>((r) => release = r);
-    await prev;
+  #waiters: (() => void)[] = [];
+  /** Takes the lock if it is free; true on success. */
+  tryAcquire(): boolean {
+    if (this.#held) return false;
     this.#held = true;
-    return () => {
-      this.#held = false;
-      release();
-    };
+    return true;
+  }
+  /** Waits for the lock (ownership passes directly from the releaser). */
+  acquire(): Promise<void> {
+    if (this.tryAcquire()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#held = false;
   }
 }
 
@@ -175,6 +189,8 @@ export class WebSocketConnection {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #scratch: Uint8Array | null = null;
   #queueDone: PromiseWithResolvers<void> | null = null;
   #writing = false;
   #writeError: WebSocketError | null = null;
@@ -267,13 +283,14 @@ export class WebSocketConnection {
         "recv() needs a buffer of at least 1 byte",
       );
     }
-    const release = await this.#readLock.acquire();
+    const lock = this.#readLock;
+    if (!lock.tryAcquire()) await lock.acquire();
     try {
       const piece = await this.#pull(buffer.length);
       buffer.set(piece.data);
       return { n: piece.data.length, meta: piece.meta };
     } finally {
-      release();
+      lock.release();
     }
   }
 
@@ -295,11 +312,12 @@ export class WebSocketConnection {
         "receive() cannot be used while perform() delivers frames",
       );
     }
-    const release = await this.#readLock.acquire();
+    const lock = this.#readLock;
+    if (!lock.tryAcquire()) await lock.acquire();
     try {
       return await this.#receiveMessage();
     } finally {
-      release();
+      lock.release();
     }
   }
 
@@ -407,7 +425,7 @@ export class WebSocketConnection {
       );
     }
     this.#performing = true;
-    const release = await this.#readLock.acquire();
+    await this.#readLock.acquire();
     try {
       for (;;) {
         let piece: Piece;
@@ -434,7 +452,7 @@ export class WebSocketConnection {
         if (piece.meta.flags & WS.CLOSE) break;
       }
     } finally {
-      release();
+      this.#readLock.release();
       this.#performing = false;
     }
     return await this.closed;
@@ -693,32 +711,49 @@ export class WebSocketConnection {
       );
     }
     if (
-      bytes.length > SEND_CHUNK && !(flags & (WS.OFFSET | CONTROL_FLAGS)) &&
-      !proto.inPartialFrame
+      bytes.length > STREAM_SEND_MIN &&
+      !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame
     ) {
       return await this.#sendLarge(bytes, flags);
     }
     const frame = proto.encode(bytes, flags, fragsize);
     const written = this.#write(frame);
     if (proto.hasOutput && !proto.inPartialFrame) this.#flushControl();
+    if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
+      // Let the caller queue more: they will share the next write. A write
+      // error surfaces on the next call.
+      written.catch(() => {});
+      return bytes.length;
+    }
     await written;
     return bytes.length;
   }
 
-  /** Sends a big payload as one frame written in SEND_CHUNK pieces. */
+  /**
+   * Sends a big payload as one frame, masked piece by piece into one
+   * reusable buffer: no allocation the size of the payload, and each piece is
+   * written before the buffer is reused.
+   */
   async #sendLarge(bytes: Uint8Array, flags: number): Promise<number> {
     const done = Promise.withResolvers<void>();
     this.#txBusy = done.promise;
     try {
       const proto = this.#proto;
-      let off = SEND_CHUNK;
+      const scratch = this.#scratch ??= new Uint8Array(SEND_CHUNK);
+      // The first piece leaves room for the (at most 14-byte) header.
+      let off = SEND_CHUNK - 14;
       await this.#write(
-        proto.encode(bytes.subarray(0, off), flags | WS.OFFSET, bytes.length),
+        proto.encode(
+          bytes.subarray(0, off),
+          flags | WS.OFFSET,
+          bytes.length,
+          scratch,
+        ),
       );
       while (off < bytes.length) {
         const end = Math.min(off + SEND_CHUNK, bytes.length);
         await this.#write(
-          proto.encode(bytes.subarray(off, end), flags | WS.OFFSET, 0),
+          proto.encode(bytes.subarray(off, end), flags | WS.OFFSET, 0, scratch),
         );
         off = end;
       }
@@ -783,7 +818,7 @@ export class WebSocketConnection {
     // Read (and drop) until the peer's close frame, taking turns with any
     // pending recv() so that it still gets the frames it waits for.
     while (!this.#finished && !proto.closeReceived) {
-      const release = await this.#readLock.acquire();
+      await this.#readLock.acquire();
       try {
         if (!this.#finished && !proto.closeReceived) {
           await this.#pull(MAX_PIECE);
@@ -791,7 +826,7 @@ export class WebSocketConnection {
       } catch {
         break;
       } finally {
-        release();
+        this.#readLock.release();
       }
     }
     await this.closed;
@@ -816,22 +851,59 @@ export class WebSocketConnection {
     if (this.#writeError) return Promise.reject(this.#writeError);
     if (this.#finished) return Promise.reject(closedError());
     this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
     this.#queueDone ??= Promise.withResolvers<void>();
     const p = this.#queueDone.promise;
-    if (!this.#writing) this.#runWriter();
+    if (!this.#writing) {
+      this.#markTurn();
+      this.#runWriter();
+    }
     return p;
+  }
+
+  /**
+   * Write coalescing by event-loop turn: the first write of a turn goes out
+   * at once (latency), frames queued after it in the same turn wait for the
+   * next turn and leave in one write (fewer ops per message).
+   */
+  #turnBusy = false;
+  #wroteThisTurn = false;
+  #deferredWriter = () => {
+    this.#markTurn();
+    this.#runWriter();
+  };
+  #endTurn = () => {
+    this.#turnBusy = false;
+    this.#wroteThisTurn = false;
+  };
+  /** Notes that a write starts in this turn; the flag clears on the next one. */
+  #markTurn(): void {
+    if (!this.#turnBusy) {
+      this.#turnBusy = true;
+      setImmediate(this.#endTurn);
+    }
   }
 
   async #runWriter(): Promise<void> {
     this.#writing = true;
+    let deferred = false;
     try {
       while (this.#queue.length > 0) {
+        if (this.#turnBusy && this.#wroteThisTurn) {
+          // Frames queued while the last write was in flight: gather the
+          // rest of this turn's frames and write them together next turn.
+          deferred = true;
+          setImmediate(this.#deferredWriter);
+          return;
+        }
+        this.#wroteThisTurn = true;
         const parts = this.#queue;
         const done = this.#queueDone!;
         this.#queue = [];
         this.#queueDone = null;
         try {
           await this.#writeParts(parts);
+          for (const p of parts) this.#queuedBytes -= p.length;
           done.resolve();
         } catch (e) {
           const err = this.#finished ? closedError() : new WebSocketError(
@@ -851,7 +923,7 @@ export class WebSocketConnection {
         }
       }
     } finally {
-      this.#writing = false;
+      if (!deferred) this.#writing = false;
     }
   }
 

@@ -433,7 +433,12 @@ export class Protocol {
    * libcurl's conventions (see `WebSocketConnection.send`). Returns the bytes
    * to write; the caller's `data` is never modified.
    */
-  encode(data: Uint8Array, flags: number, fragsize = 0): Uint8Array {
+  encode(
+    data: Uint8Array,
+    flags: number,
+    fragsize = 0,
+    out?: Uint8Array,
+  ): Uint8Array {
     if (this.#txFrameLeft > 0) {
       if ((flags & WS.OFFSET) === 0) {
         throw new WebSocketError(
@@ -441,7 +446,7 @@ export class Protocol {
           `a partial frame still needs ${this.#txFrameLeft} bytes; continue it with WS.OFFSET`,
         );
       }
-      return this.#continuePartial(data);
+      return this.#continuePartial(data, out);
     }
     const control = flags & (WS.CLOSE | WS.PING | WS.PONG);
     const type = flags & (WS.TEXT | WS.BINARY);
@@ -522,16 +527,19 @@ export class Protocol {
     }
     const key = this.role === "client" ? this.#keys.next() : null;
     const hlen = headerSize(total, key !== null);
-    const out = new Uint8Array(hlen + data.length);
-    writeHeader(out, 0, fin, 0, opcode, total, key);
-    if (key) maskInto(out, hlen, data, key, 0);
-    else out.set(data, hlen);
+    const size = hlen + data.length;
+    const frame = out && out.length >= size
+      ? out.subarray(0, size)
+      : new Uint8Array(size);
+    writeHeader(frame, 0, fin, 0, opcode, total, key);
+    if (key) maskInto(frame, hlen, data, key, 0);
+    else frame.set(data, hlen);
     if (total > data.length) {
       this.#txFrameLeft = total - data.length;
       if (key) this.#txFrameKey.set(key);
       this.#txFramePhase = data.length;
     }
-    return out;
+    return frame;
   }
 
   /**
@@ -539,20 +547,22 @@ export class Protocol {
    * follows in later {@linkcode Protocol.encode} calls with `WS.OFFSET`.
    * Used to stream large payloads without copying them whole.
    */
-  #continuePartial(data: Uint8Array): Uint8Array {
+  #continuePartial(data: Uint8Array, out?: Uint8Array): Uint8Array {
     if (data.length > this.#txFrameLeft) {
       throw new WebSocketError(
         "INVALID_ARGUMENT",
         `${data.length} bytes sent past the end of the partial frame (${this.#txFrameLeft} left)`,
       );
     }
-    const out = new Uint8Array(data.length);
+    const frame = out && out.length >= data.length
+      ? out.subarray(0, data.length)
+      : new Uint8Array(data.length);
     if (this.role === "client") {
-      maskInto(out, 0, data, this.#txFrameKey, this.#txFramePhase);
-    } else out.set(data);
+      maskInto(frame, 0, data, this.#txFrameKey, this.#txFramePhase);
+    } else frame.set(data);
     this.#txFramePhase += data.length;
     this.#txFrameLeft -= data.length;
-    return out;
+    return frame;
   }
 
   #encodeControl(opcode: number, payload: Uint8Array): Uint8Array {

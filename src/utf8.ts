@@ -47,18 +47,75 @@ export class Utf8Validator {
   push(bytes: Uint8Array): number {
     const end = bytes.length;
     let i = 0;
-    let need = this.#need, lower = this.#lower, upper = this.#upper;
+    if (this.#need !== 0) {
+      // Finish the code point left open by the previous chunk.
+      i = this.#resume(bytes, end);
+      if (i < 0) return ~i;
+      if (this.#need !== 0) return -1;
+    }
     while (i < end) {
-      if (need === 0) {
+      let b = bytes[i];
+      if (b < 0x80) {
         // ASCII runs are the common case; skip them a word at a time.
-        if (end - i >= WORD_SCAN_MIN && bytes[i] < 0x80) {
+        if (end - i >= WORD_SCAN_MIN) {
           i = skipAscii(bytes, i, end);
           if (i >= end) break;
-        }
-        const b = bytes[i];
-        if (b < 0x80) {
+          b = bytes[i];
+        } else {
           i++;
           continue;
+        }
+      }
+      // A whole sequence inside this chunk is checked inline, the hot path
+      // of non-Latin text; one cut by the chunk's end goes to the slow path.
+      if (b >= 0xc2 && b <= 0xdf) {
+        if (i + 1 >= end) break;
+        if ((bytes[i + 1] & 0xc0) !== 0x80) return i + 1;
+        i += 2;
+      } else if (b >= 0xe0 && b <= 0xef) {
+        if (i + 2 >= end) break;
+        const c1 = bytes[i + 1];
+        // No overlongs after E0, no surrogates after ED.
+        if (
+          c1 < (b === 0xe0 ? 0xa0 : 0x80) || c1 > (b === 0xed ? 0x9f : 0xbf)
+        ) return i + 1;
+        if ((bytes[i + 2] & 0xc0) !== 0x80) return i + 2;
+        i += 3;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        if (i + 3 >= end) break;
+        const c1 = bytes[i + 1];
+        // No overlongs after F0, nothing above U+10FFFF after F4.
+        if (
+          c1 < (b === 0xf0 ? 0x90 : 0x80) || c1 > (b === 0xf4 ? 0x8f : 0xbf)
+        ) return i + 1;
+        if ((bytes[i + 2] & 0xc0) !== 0x80) return i + 2;
+        if ((bytes[i + 3] & 0xc0) !== 0x80) return i + 3;
+        i += 4;
+      } else {
+        return i;
+      }
+    }
+    if (i < end) {
+      // A sequence cut by the end of the chunk: validate what is here.
+      const r = this.#resume(bytes, end, i);
+      if (r < 0) return ~r;
+    }
+    return -1;
+  }
+
+  /**
+   * Byte-at-a-time validation from `i` (continuing an open code point, or
+   * starting one that the chunk cuts). Returns the index where it stopped,
+   * or the bitwise NOT of the index of an invalid byte.
+   */
+  #resume(bytes: Uint8Array, end: number, i = 0): number {
+    let need = this.#need, lower = this.#lower, upper = this.#upper;
+    for (; i < end; i++) {
+      const b = bytes[i];
+      if (need === 0) {
+        if (b < 0x80) {
+          this.#need = 0;
+          return i;
         }
         if (b >= 0xc2 && b <= 0xdf) {
           need = 1;
@@ -66,33 +123,34 @@ export class Utf8Validator {
           upper = 0xbf;
         } else if (b >= 0xe0 && b <= 0xef) {
           need = 2;
-          lower = b === 0xe0 ? 0xa0 : 0x80; // no overlongs
-          upper = b === 0xed ? 0x9f : 0xbf; // no surrogates
+          lower = b === 0xe0 ? 0xa0 : 0x80;
+          upper = b === 0xed ? 0x9f : 0xbf;
         } else if (b >= 0xf0 && b <= 0xf4) {
           need = 3;
-          lower = b === 0xf0 ? 0x90 : 0x80; // no overlongs
-          upper = b === 0xf4 ? 0x8f : 0xbf; // nothing above U+10FFFF
+          lower = b === 0xf0 ? 0x90 : 0x80;
+          upper = b === 0xf4 ? 0x8f : 0xbf;
         } else {
           this.#need = 0;
-          return i;
+          return ~i;
         }
-        i++;
       } else {
-        const b = bytes[i];
         if (b < lower || b > upper) {
           this.#need = 0;
-          return i;
+          return ~i;
         }
         need--;
         lower = 0x80;
         upper = 0xbf;
-        i++;
+        if (need === 0) {
+          this.#need = 0;
+          return i + 1;
+        }
       }
     }
     this.#need = need;
     this.#lower = lower;
     this.#upper = upper;
-    return -1;
+    return i;
   }
 }
 
