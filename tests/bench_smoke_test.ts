@@ -6,7 +6,12 @@
 
 import assert from "node:assert/strict";
 import { denoCommand } from "../bench/deno_command.ts";
-import { CLIENT_LABELS, type EchoRow, type LatencyRow, type MemoryRow } from "../bench/report.ts";
+import {
+  CLIENT_LABELS,
+  type EchoRow,
+  type LatencyRow,
+  type MemoryRow,
+} from "../bench/report.ts";
 
 const ECHO_SCRIPT = new URL("../bench/echo.ts", import.meta.url).pathname;
 const RUN_LIMIT_MS = 240_000;
@@ -50,20 +55,44 @@ Deno.test("bench/echo.ts --quick measures every client and prints the tables", a
   };
 
   assert.ok(!tables.includes("failed:"), `a measurement failed:\n${tables}`);
-  const echoTable = tables.slice(tables.indexOf("## Echo"), tables.indexOf("## Latency"));
-  const latencyTable = tables.slice(tables.indexOf("## Latency"), tables.indexOf("## Memory"));
+  const echoTable = tables.slice(
+    tables.indexOf("## Echo"),
+    tables.indexOf("## Latency"),
+  );
+  const latencyTable = tables.slice(
+    tables.indexOf("## Latency"),
+    tables.indexOf("## Memory"),
+  );
   for (const label of Object.values(CLIENT_LABELS)) {
-    assert.match(echoTable, new RegExp(`\\| ${escape(label)} \\| [0-9]`), `echo row of ${label}`);
-    assert.match(latencyTable, new RegExp(`\\| ${escape(label)} \\| [0-9]`), `latency ${label}`);
+    assert.match(
+      echoTable,
+      new RegExp(`\\| ${escape(label)} \\| [0-9]`),
+      `echo row of ${label}`,
+    );
+    assert.match(
+      latencyTable,
+      new RegExp(`\\| ${escape(label)} \\| [0-9]`),
+      `latency ${label}`,
+    );
   }
-  assert.match(tables, /\| wsnc connect\(\) \+ recv\/send \| 16 MiB \| 64 KiB \| [0-9]/);
+  assert.match(
+    tables,
+    /\| wsnc connect\(\) \+ recv\/send \| 16 MiB \| 64 KiB \| [0-9]/,
+  );
 
   // Four rows (64 B, 16 KiB, 1 MiB, 4 MiB in quick mode) for each of the 5 clients.
   assert.equal(report.echo.length, 4 * 5);
   for (const row of report.echo) {
     assert.equal(row.raw?.count, row.count, `${row.label} ${row.row}`);
-    assert.equal(row.raw?.bytes, row.size * row.count, `${row.label} ${row.row}`);
-    assert.ok(row.msgPerSec! > 0 && row.cpuUsPerMsg! > 0, `${row.label} ${row.row}`);
+    assert.equal(
+      row.raw?.bytes,
+      row.size * row.count,
+      `${row.label} ${row.row}`,
+    );
+    assert.ok(
+      row.msgPerSec! > 0 && row.cpuUsPerMsg! > 0,
+      `${row.label} ${row.row}`,
+    );
   }
   for (const row of report.latency) {
     assert.ok(row.p50Us! > 0 && row.p99Us! >= row.p50Us!, row.label);
