@@ -49,4 +49,5 @@ export {
 export { perform, type PerformOptions } from "./src/perform.ts";
 export { type AcceptOptions, acceptWebSocket } from "./src/accept.ts";
 export type { RequestHead } from "./src/handshake.ts";
+export type { CompressionOptions } from "./src/deflate.ts";
 export type { Role } from "./src/protocol.ts";

@@ -19,6 +19,12 @@ import {
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
 import { withAbort, writeAll } from "./transport.ts";
+import {
+  compressionSupported,
+  negotiateOffer,
+  PerMessageDeflate,
+  resolveCompressionOptions,
+} from "./deflate.ts";
 
 /** Options of {@linkcode acceptWebSocket}. */
 export interface AcceptOptions extends ConnectionOptions {
@@ -59,6 +65,7 @@ export async function acceptWebSocket(
   conn: Deno.Conn,
   options: AcceptOptions = {},
 ): Promise<WebSocketConnection> {
+  resolveCompressionOptions(options.compression); // INVALID_ARGUMENT early
   const controller = new AbortController();
   const timer = setTimeout(
     () =>
@@ -98,10 +105,21 @@ export async function acceptWebSocket(
       upgrade.protocols.includes(p)
     ) ?? "";
     const accept = await computeAccept(upgrade.key);
+    const compression = (options.compression && compressionSupported())
+      ? options.compression
+      : undefined;
+    const agreed = compression
+      ? negotiateOffer(upgrade.extensions || null, compression)
+      : null;
     await writeAll(
       conn,
       new TextEncoder().encode(
-        buildAcceptResponse(accept, protocol, "", new Headers(options.headers)),
+        buildAcceptResponse(
+          accept,
+          protocol,
+          agreed?.header ?? "",
+          new Headers(options.headers),
+        ),
       ),
     );
     const host = head.headers.get("host") ?? "localhost";
@@ -115,10 +133,18 @@ export async function acceptWebSocket(
       url,
       role: "server",
       protocol,
-      extensions: "",
+      extensions: agreed?.header ?? "",
       response: { status: 101, headers: head.headers },
       leftover: rest,
       options,
+      deflate: agreed
+        ? new PerMessageDeflate(agreed.params, "server", {
+          threshold: typeof compression === "object"
+            ? compression.threshold
+            : undefined,
+          maxMessageSize: options.maxMessageSize,
+        })
+        : null,
     });
   } catch (e) {
     try {

@@ -17,6 +17,13 @@ import {
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
 import {
+  acceptAnswer,
+  compressionSupported,
+  offerHeader,
+  PerMessageDeflate,
+  resolveCompressionOptions,
+} from "./deflate.ts";
+import {
   basicAuth,
   mapNetError,
   openTransport,
@@ -139,6 +146,7 @@ export async function connect(
 ): Promise<WebSocketConnection> {
   let target = parseWebSocketUrl(url);
   const original = target;
+  resolveCompressionOptions(options.compression); // INVALID_ARGUMENT early
   const controller = new AbortController();
   const signal = controller.signal;
   const onAbort = () => controller.abort(options.signal!.reason);
@@ -265,11 +273,16 @@ async function attempt(
   requestUrl.username = "";
   requestUrl.password = "";
   const key = generateKey();
+  // Offer compression only where this runtime's zlib can do it synchronously.
+  const compression = (options.compression && compressionSupported())
+    ? options.compression
+    : undefined;
   const request = buildRequest({
     url: requestUrl,
     key,
     protocols: options.protocols,
     origin: options.origin,
+    extensions: compression ? offerHeader(compression) : undefined,
     headers,
   });
   const expectedAccept = computeAccept(key);
@@ -308,8 +321,11 @@ async function attempt(
         const agreed = validateResponse(head, {
           accept: await expectedAccept,
           protocols: options.protocols,
-          offeredExtensions: false,
+          offeredExtensions: compression !== undefined,
         });
+        const params = compression
+          ? acceptAnswer(agreed.extensions || null, compression)
+          : null;
         return new WebSocketConnection(conn, {
           url: requestUrl,
           role: "client",
@@ -318,6 +334,14 @@ async function attempt(
           response: { status: head.status, headers: head.headers },
           leftover: rest,
           options,
+          deflate: params
+            ? new PerMessageDeflate(params, "client", {
+              threshold: typeof compression === "object"
+                ? compression.threshold
+                : undefined,
+              maxMessageSize: options.maxMessageSize,
+            })
+            : null,
         });
       })(),
       signal,

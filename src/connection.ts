@@ -11,6 +11,7 @@ import { WebSocketError } from "./errors.ts";
 import { type FrameMeta, WS } from "./flags.ts";
 import { CloseCode, encodeClosePayload } from "./close.ts";
 import { type Piece, Protocol, type Role } from "./protocol.ts";
+import type { CompressionOptions, PerMessageDeflate } from "./deflate.ts";
 
 /** How a connection ended. */
 export interface CloseInfo {
@@ -62,6 +63,17 @@ export interface ConnectionOptions {
   pingInterval?: number;
   /** With `pingInterval`: fail with `TIMEOUT` when nothing arrives this many ms after a ping (default: pingInterval). */
   pongTimeout?: number;
+  /**
+   * permessage-deflate (RFC 7692), off by default. `true` offers
+   * `permessage-deflate; client_max_window_bits`; an object tunes the offer
+   * (clients) or the answer (servers). Received messages are inflated with
+   * their size checked against `maxMessageSize` while inflating; messages of
+   * at least `threshold` bytes (default 1 KiB) are sent compressed. With
+   * compression, `recv()` delivers inflated bytes: each inflated chunk is
+   * reported like a frame of its own (`offset`/`bytesleft` within the
+   * chunk, CONT on all but the message's last piece).
+   */
+  compression?: boolean | CompressionOptions;
 }
 
 /** What the opening handshake established; used to build a connection. */
@@ -78,6 +90,8 @@ export interface ConnectionInit {
   response: { status: number; headers: Headers };
   /** Bytes that arrived after the handshake: the first frame bytes. */
   leftover: Uint8Array;
+  /** Negotiated permessage-deflate state, if any. */
+  deflate?: PerMessageDeflate | null;
   /** Behaviour options. */
   options: ConnectionOptions;
 }
@@ -169,6 +183,7 @@ export class WebSocketConnection {
 
   #conn: Deno.Conn;
   #proto: Protocol;
+  #deflate: PerMessageDeflate | null;
   #raw: boolean;
   #maxMessageSize: number;
   #closeTimeout: number;
@@ -220,7 +235,9 @@ export class WebSocketConnection {
       role: init.role,
       autoPong: o.autoPong ?? true,
       maxFrameSize: o.maxFrameSize,
+      deflate: this.#raw ? null : init.deflate,
     });
+    this.#deflate = init.deflate ?? null;
     this.#leftover = init.leftover.length > 0 ? init.leftover.slice() : null;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     try {
@@ -658,6 +675,7 @@ export class WebSocketConnection {
     }
     clearInterval(this.#pingTimer);
     clearTimeout(this.#pongTimer);
+    this.#deflate?.close();
     if (this.#signal && this.#onAbort) {
       this.#signal.removeEventListener("abort", this.#onAbort);
     }
@@ -710,13 +728,22 @@ export class WebSocketConnection {
         "finish the partial frame (WS.OFFSET) before sending a control frame",
       );
     }
+    if (flags & WS.OFFSET && proto.compressingMessage) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "a compressed fragmented message cannot continue with a partial frame",
+      );
+    }
+    // With permessage-deflate the payload may shrink into a compressed one.
+    const { payload, rsv } = proto.compress(bytes, flags);
     if (
-      bytes.length > STREAM_SEND_MIN &&
+      payload.length > STREAM_SEND_MIN &&
       !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame
     ) {
-      return await this.#sendLarge(bytes, flags);
+      await this.#sendLarge(payload, flags, rsv);
+      return bytes.length;
     }
-    const frame = proto.encode(bytes, flags, fragsize);
+    const frame = proto.encode(payload, flags, fragsize, undefined, rsv);
     const written = this.#write(frame);
     if (proto.hasOutput && !proto.inPartialFrame) this.#flushControl();
     if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
@@ -734,7 +761,11 @@ export class WebSocketConnection {
    * reusable buffer: no allocation the size of the payload, and each piece is
    * written before the buffer is reused.
    */
-  async #sendLarge(bytes: Uint8Array, flags: number): Promise<number> {
+  async #sendLarge(
+    bytes: Uint8Array,
+    flags: number,
+    rsv: number,
+  ): Promise<void> {
     const done = Promise.withResolvers<void>();
     this.#txBusy = done.promise;
     try {
@@ -748,6 +779,7 @@ export class WebSocketConnection {
           flags | WS.OFFSET,
           bytes.length,
           scratch,
+          rsv,
         ),
       );
       while (off < bytes.length) {
@@ -758,7 +790,6 @@ export class WebSocketConnection {
         off = end;
       }
       if (proto.hasOutput) this.#flushControl();
-      return bytes.length;
     } finally {
       this.#txBusy = null;
       done.resolve();

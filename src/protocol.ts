@@ -17,6 +17,7 @@ import {
 import { mask, maskInto, MaskKeySource } from "./mask.ts";
 import { Utf8Validator } from "./utf8.ts";
 import { CloseCode, encodeClosePayload, parseClosePayload } from "./close.ts";
+import type { PerMessageDeflate } from "./deflate.ts";
 
 /** Which end of the connection this is: clients mask, servers do not. */
 export type Role = "client" | "server";
@@ -31,6 +32,12 @@ export interface ProtocolOptions {
   maxFrameSize?: number;
   /** RSV bits the peer may set on the first frame of a data message. */
   allowedRsv?: number;
+  /**
+   * Negotiated permessage-deflate state. Received compressed messages are
+   * inflated (RSV1 becomes allowed on first frames) and
+   * {@linkcode Protocol.compress} compresses outgoing ones.
+   */
+  deflate?: PerMessageDeflate | null;
 }
 
 /** One received piece of a frame: a view of the input, and its metadata. */
@@ -88,6 +95,7 @@ export class Protocol {
   #autoPong: boolean;
   #maxFrameSize: number;
   #allowedRsv: number;
+  #deflate: PerMessageDeflate | null;
   #decoder = new FrameDecoder();
   #keys = new MaskKeySource();
 
@@ -101,6 +109,13 @@ export class Protocol {
   #rxUtf8 = new Utf8Validator();
   #controlBuf = new Uint8Array(CONTROL_MAX);
   #controlLen = 0;
+  /** The message being received is compressed (RSV1 on its first frame). */
+  #rxCompressed = false;
+  /** Inflated chunks waiting to be handed out, and the position in the first. */
+  #inflated: Uint8Array[] = [];
+  #inflatedPos = 0;
+  /** The last chunk in #inflated ends the message. */
+  #inflatedEnds = false;
   /** A received control frame being handed out in pieces. */
   #controlOut: Uint8Array | null = null;
   #controlOutPos = 0;
@@ -113,6 +128,7 @@ export class Protocol {
   #txFrameLeft = 0;
   #txFrameKey: Uint8Array = new Uint8Array(4);
   #txFramePhase = 0;
+  #txCompressed = false;
   /** Control frames waiting for a frame boundary. */
   #pendingPong: Uint8Array | null = null;
   #pendingControl: Uint8Array[] = [];
@@ -122,7 +138,8 @@ export class Protocol {
     this.role = options.role;
     this.#autoPong = options.autoPong ?? true;
     this.#maxFrameSize = options.maxFrameSize ?? Number.MAX_SAFE_INTEGER;
-    this.#allowedRsv = options.allowedRsv ?? 0;
+    this.#deflate = options.deflate ?? null;
+    this.#allowedRsv = (options.allowedRsv ?? 0) | (this.#deflate ? 4 : 0);
   }
 
   // ---------------------------------------------------------------- receive
@@ -151,6 +168,7 @@ export class Protocol {
    */
   read(max: number): Piece | null {
     if (this.#controlOut) return this.#nextControlPiece(max);
+    if (this.#inflated.length > 0) return this.#nextInflatedPiece(max);
     if (this.peerClose !== null || this.state === ProtocolState.CLOSED) {
       // RFC 6455 §5.5.1: nothing after a close frame is processed.
       this.#decoder.feed(EMPTY);
@@ -178,6 +196,10 @@ export class Protocol {
           if (this.#rxIsControl) {
             return this.#onControlComplete(EMPTY, max);
           }
+          if (this.#rxCompressed) {
+            if (this.#inflate(EMPTY, 0)) return this.#nextInflatedPiece(max);
+            continue;
+          }
           return this.#dataPiece(EMPTY, 0, 0);
         }
         continue;
@@ -195,8 +217,95 @@ export class Protocol {
         }
         continue;
       }
+      if (this.#rxCompressed) {
+        if (this.#inflate(data, dec.remaining)) {
+          return this.#nextInflatedPiece(max);
+        }
+        continue;
+      }
       return this.#dataPiece(data, dec.pieceOffset, dec.remaining);
     }
+  }
+
+  /**
+   * Inflates one piece of a compressed message and validates inflated text.
+   * Returns true when there is output to hand out.
+   */
+  #inflate(data: Uint8Array, bytesleft: number): boolean {
+    const last = (this.#rxFlags & WS.CONT) === 0 && bytesleft === 0;
+    let chunks: Uint8Array[];
+    try {
+      chunks = this.#deflate!.inflate(data, last);
+    } catch (e) {
+      if (e instanceof WebSocketError) {
+        throw this.#fail(
+          e.code,
+          e.closeCode ?? CloseCode.INVALID_PAYLOAD,
+          e.message,
+        );
+      }
+      throw e;
+    }
+    if (this.#rxMessage === WS.TEXT) {
+      for (const chunk of chunks) {
+        if (this.#rxUtf8.push(chunk) !== -1) {
+          throw this.#fail(
+            "INVALID_PAYLOAD",
+            CloseCode.INVALID_PAYLOAD,
+            "invalid UTF-8 in a compressed text message",
+          );
+        }
+      }
+      if (last && !this.#rxUtf8.complete) {
+        throw this.#fail(
+          "INVALID_PAYLOAD",
+          CloseCode.INVALID_PAYLOAD,
+          "compressed text message ends inside a UTF-8 sequence",
+        );
+      }
+    }
+    for (const chunk of chunks) {
+      if (chunk.length > 0) this.#inflated.push(chunk);
+    }
+    if (last) {
+      // The message's end is a piece of its own when nothing is left to carry it.
+      if (this.#inflated.length === 0) this.#inflated.push(EMPTY);
+      this.#inflatedEnds = true;
+      this.#rxCompressed = false;
+    }
+    return this.#inflated.length > 0;
+  }
+
+  /**
+   * Hands out inflated bytes. Each inflated chunk is presented like a frame
+   * of its own: `offset`/`bytesleft` count within the chunk, the message's
+   * type flag is on every piece and CONT on all but the message's last, so
+   * "bytesleft 0 and no CONT" still marks the end of a message.
+   */
+  #nextInflatedPiece(max: number): Piece {
+    const chunk = this.#inflated[0];
+    const pos = this.#inflatedPos;
+    const n = Math.min(max, chunk.length - pos);
+    const data = chunk.subarray(pos, pos + n);
+    const bytesleft = chunk.length - pos - n;
+    let flags = this.#rxMessage | WS.CONT;
+    if (bytesleft === 0) {
+      this.#inflated.shift();
+      this.#inflatedPos = 0;
+      if (this.#inflated.length === 0 && this.#inflatedEnds) {
+        flags = this.#rxMessage;
+        this.#inflatedEnds = false;
+        this.#rxMessage = 0;
+        this.#rxRsv = 0;
+      }
+    } else {
+      this.#inflatedPos = pos + n;
+    }
+    return {
+      data,
+      meta: { age: 0, flags, offset: pos, bytesleft, len: n },
+      rsv: 4,
+    };
   }
 
   #onHeader(): void {
@@ -275,6 +384,7 @@ export class Protocol {
       }
       this.#rxMessage = op === Opcode.TEXT ? WS.TEXT : WS.BINARY;
       this.#rxRsv = h.rsv;
+      this.#rxCompressed = (h.rsv & 4) !== 0 && this.#deflate !== null;
       if (this.#rxMessage === WS.TEXT) this.#rxUtf8.reset();
     }
     if (h.length > this.#maxFrameSize) {
@@ -438,6 +548,7 @@ export class Protocol {
     flags: number,
     fragsize = 0,
     out?: Uint8Array,
+    rsv = 0,
   ): Uint8Array {
     if (this.#txFrameLeft > 0) {
       if ((flags & WS.OFFSET) === 0) {
@@ -531,7 +642,7 @@ export class Protocol {
     const frame = out && out.length >= size
       ? out.subarray(0, size)
       : new Uint8Array(size);
-    writeHeader(frame, 0, fin, 0, opcode, total, key);
+    writeHeader(frame, 0, fin, rsv, opcode, total, key);
     if (key) maskInto(frame, hlen, data, key, 0);
     else frame.set(data, hlen);
     if (total > data.length) {
@@ -547,6 +658,44 @@ export class Protocol {
    * follows in later {@linkcode Protocol.encode} calls with `WS.OFFSET`.
    * Used to stream large payloads without copying them whole.
    */
+  /** True while a compressed message is being sent in fragments. */
+  get compressingMessage(): boolean {
+    return this.#txCompressed;
+  }
+
+  /**
+   * Compresses the payload of one data frame when permessage-deflate is on:
+   * a whole message of at least `threshold` bytes, or every fragment of a
+   * fragmented message whose first fragment was that large. Returns the
+   * payload to send and the RSV bits for its frame (RSV1 on the first frame
+   * of a compressed message only).
+   */
+  compress(
+    data: Uint8Array,
+    flags: number,
+  ): { payload: Uint8Array; rsv: number } {
+    const pmd = this.#deflate;
+    const fin = (flags & WS.CONT) === 0;
+    if (pmd === null || flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET)) {
+      return { payload: data, rsv: 0 };
+    }
+    if (this.#txMessage !== 0) {
+      // A continuation: compressed exactly when its message is.
+      if (!this.#txCompressed) return { payload: data, rsv: 0 };
+      if (fin) this.#txCompressed = false;
+      return { payload: pmd.deflateChunk(data, fin), rsv: 0 };
+    }
+    if (!pmd.canCompress || data.length < pmd.threshold) {
+      return { payload: data, rsv: 0 };
+    }
+    if (fin) {
+      const packed = pmd.deflate(data);
+      return packed ? { payload: packed, rsv: 4 } : { payload: data, rsv: 0 };
+    }
+    this.#txCompressed = true;
+    return { payload: pmd.deflateChunk(data, false), rsv: 4 };
+  }
+
   #continuePartial(data: Uint8Array, out?: Uint8Array): Uint8Array {
     if (data.length > this.#txFrameLeft) {
       throw new WebSocketError(
