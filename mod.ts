@@ -15,7 +15,8 @@
  * {@linkcode acceptWebSocket} plays the server side on a `Deno.Conn`.
  *
  * Permissions: `--allow-net` for the hosts you connect to (plus
- * `--allow-read` for a Unix socket path).
+ * `--allow-read`, `--allow-write` and `--allow-net=unix:/path` for a Unix
+ * socket).
  *
  * @example Send a message and print the reply
  * ```ts ignore
@@ -49,5 +50,10 @@ export {
 export { perform, type PerformOptions } from "./src/perform.ts";
 export { type AcceptOptions, acceptWebSocket } from "./src/accept.ts";
 export type { RequestHead } from "./src/handshake.ts";
-export type { CompressionOptions } from "./src/deflate.ts";
+export {
+  type CompressionOptions,
+  type DeflateParams,
+  PerMessageDeflate,
+  type PerMessageDeflateOptions,
+} from "./src/deflate.ts";
 export type { Role } from "./src/protocol.ts";

@@ -443,6 +443,7 @@ export class WebSocketConnection {
     }
     this.#performing = true;
     await this.#readLock.acquire();
+    let callbackError: { error: unknown } | null = null;
     try {
       for (;;) {
         let piece: Piece;
@@ -460,9 +461,8 @@ export class WebSocketConnection {
           const r = onFrame(piece.data, piece.meta, this);
           if (r instanceof Promise) await r;
         } catch (e) {
-          this.#meta = null;
-          await this.close(CloseCode.INTERNAL_ERROR).catch(() => {});
-          throw e;
+          callbackError = { error: e };
+          break;
         } finally {
           this.#meta = null;
         }
@@ -471,6 +471,11 @@ export class WebSocketConnection {
     } finally {
       this.#readLock.release();
       this.#performing = false;
+    }
+    if (callbackError) {
+      // The read loop has stopped, so close() reads the peer's answer itself.
+      await this.close(CloseCode.INTERNAL_ERROR).catch(() => {});
+      throw callbackError.error;
     }
     return await this.closed;
   }
@@ -489,12 +494,11 @@ export class WebSocketConnection {
       if (this.#failure || this.#finished) throw this.#takeFailure();
       if (this.#raw) {
         const data = this.#leftover ?? await this.#readRaw();
-        this.#leftover = null;
-        return {
-          data: data.subarray(0, Math.min(max, data.length)),
-          meta: rawMeta(data.length),
-          rsv: 0,
-        };
+        // What does not fit the caller's buffer waits for the next call (a
+        // copy: the read buffer is reused).
+        this.#leftover = data.length > max ? data.slice(max) : null;
+        const piece = data.length > max ? data.subarray(0, max) : data;
+        return { data: piece, meta: rawMeta(piece.length), rsv: 0 };
       }
       let piece: Piece | null;
       try {

@@ -125,9 +125,24 @@ async function connectViaProxy(
   }
   const conn = await Deno.connect({
     hostname: urlHostname(proxy),
-    port: urlPort(proxy),
+    port: proxy.port ? Number(proxy.port) : 1080, // curl's default proxy port
     signal,
   });
+  // The proxy may accept the TCP connection and never answer: the CONNECT
+  // exchange must stay abortable (connectTimeout and the caller's signal).
+  return await withAbort(
+    tunnel(conn, target, proxy),
+    signal,
+    () => conn.close(),
+  );
+}
+
+/** Sends CONNECT on `conn` and checks the proxy's answer; closes `conn` on failure. */
+async function tunnel(
+  conn: Deno.TcpConn,
+  target: URL,
+  proxy: URL,
+): Promise<Deno.TcpConn> {
   try {
     const authority = `${target.hostname}:${urlPort(target)}`;
     let req = `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n`;
@@ -162,7 +177,9 @@ async function connectViaProxy(
     }
     return conn;
   } catch (e) {
-    conn.close();
+    try {
+      conn.close();
+    } catch { /* already closed by an abort */ }
     throw e;
   }
 }
@@ -195,9 +212,14 @@ export async function openTransport(
   try {
     signal?.throwIfAborted();
     if (options.unixSocket) {
-      conn = await Deno.connect({
+      // Deno.connect takes no signal for Unix sockets: a connection that
+      // completes after an abort is closed as soon as it arrives.
+      const pending = Deno.connect({
         transport: "unix",
         path: options.unixSocket,
+      });
+      conn = await withAbort(pending, signal, () => {
+        pending.then((c) => c.close(), () => {});
       });
     } else if (options.proxy) {
       const proxy = new URL(options.proxy);
@@ -211,17 +233,21 @@ export async function openTransport(
     throw mapNetError(e, where, signal);
   }
   if (!secure) return conn;
+  // startTls takes over the TCP resource: from then on only the TLS
+  // connection can (and must) be closed, or it leaks after a failed handshake.
+  let tls: Deno.TlsConn | undefined;
   try {
-    const tls = await Deno.startTls(conn as Deno.TcpConn, {
+    tls = await Deno.startTls(conn as Deno.TcpConn, {
       hostname,
       caCerts: options.caCerts,
     });
-    await withAbort(tls.handshake(), signal, () => tls.close());
+    const handshaking = tls;
+    await withAbort(handshaking.handshake(), signal, () => handshaking.close());
     return tls;
   } catch (e) {
     try {
-      conn.close();
-    } catch { /* already closed */ }
+      (tls ?? conn).close();
+    } catch { /* already closed (by the abort) */ }
     const err = mapNetError(e, `TLS with ${url.host}`, signal);
     if (err.code === "CONNECT_FAILED") {
       return Promise.reject(

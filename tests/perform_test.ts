@@ -1,0 +1,498 @@
+/**
+ * CI tests of the callback face, `perform()` (issue 3): libcurl's write
+ * callback with `curl_ws_meta()`. Every test runs against a real peer: the
+ * scripted raw server (exact bytes, independent codec) or the `ws` echo
+ * server.
+ */
+
+import assert from "node:assert/strict";
+import {
+  type CloseInfo,
+  type FrameMeta,
+  perform,
+  type WebSocketConnection,
+  WebSocketError,
+  WS,
+} from "../mod.ts";
+import { startWsEchoServer } from "./servers/echo.ts";
+import {
+  OP,
+  type ScriptedServer,
+  startScriptedServer,
+} from "./servers/scripted.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Bounds a test step: rejects after `ms` with `what` (the timer is always cleared). */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
+      ms,
+    );
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Closes the server and fails the test when a handler threw. */
+async function finish(server: ScriptedServer): Promise<void> {
+  await within(10000, "server handlers", server.settled());
+  await server.close();
+  assert.deepEqual(server.errors, [], "scripted server handler failed");
+}
+
+/** A deterministic byte pattern that differs at every offset modulo 251. */
+function pattern(offset: number): number {
+  return (offset * 7 + (offset / 251 | 0)) & 255;
+}
+
+/** True when a piece is the last one of a message. */
+function endsMessage(meta: FrameMeta): boolean {
+  return meta.bytesleft === 0 && (meta.flags & WS.CONT) === 0;
+}
+
+Deno.test("perform: echo client replies to every message from inside onFrame", async () => {
+  const messages = ["one", "two", "three ✓", "", "five"];
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    for (const [i, text] of messages.entries()) {
+      if (i === 2) {
+        // Fragmented, with a ping between the fragments: the reply must keep
+        // the message whole and the ping must get its pong meanwhile.
+        const bytes = enc.encode(text);
+        await peer.sendFrames([
+          { opcode: OP.TEXT, fin: false, payload: bytes.subarray(0, 3) },
+          { opcode: OP.PING, payload: "p" },
+          { opcode: OP.CONT, payload: bytes.subarray(3) },
+        ]);
+      } else {
+        await peer.sendText(text);
+      }
+      const reply = await peer.readMessage();
+      assert.ok(reply, "client replied");
+      assert.equal(reply.opcode, OP.TEXT);
+      assert.ok(reply.frames.every((f) => f.masked), "client frames masked");
+      assert.equal(dec.decode(reply.payload), text);
+      if (i === 2) {
+        const pong = reply.frames.find((f) => f.opcode === OP.PONG);
+        assert.ok(pong, "the ping was answered");
+        assert.equal(dec.decode(pong.payload), "p");
+      }
+    }
+    await peer.sendClose(1000, "done");
+    const echo = await peer.expectClose();
+    assert.equal(echo.code, 1000);
+  });
+  const seen: number[] = [];
+  let metaInOpen: FrameMeta | null | undefined;
+  let connection: WebSocketConnection | undefined;
+  const info = await within(
+    10000,
+    "perform",
+    perform(server.url, {
+      onOpen(conn) {
+        connection = conn;
+        metaInOpen = conn.meta();
+      },
+      async onFrame(data, meta, conn) {
+        // curl_ws_meta(): the same metadata as the argument, during the call.
+        assert.deepEqual(conn.meta(), meta);
+        assert.equal(meta.len, data.length);
+        seen.push(meta.flags);
+        if (meta.flags & WS.TEXT) {
+          const more = endsMessage(meta) ? 0 : WS.CONT;
+          await conn.send(data.slice(), WS.TEXT | more);
+        }
+      },
+    }),
+  );
+  assert.deepEqual(info, { code: 1000, reason: "done", wasClean: true });
+  assert.equal(metaInOpen, null, "meta() is null in onOpen");
+  assert.ok(connection);
+  assert.equal(connection.meta(), null, "meta() is null after perform");
+  assert.deepEqual(await connection.closed, info);
+  // The fragmented message: TEXT|CONT, then PING, then TEXT; then the rest.
+  assert.ok(seen.includes(WS.TEXT | WS.CONT));
+  assert.ok(seen.includes(WS.PING));
+  assert.equal(seen.at(-1), WS.CLOSE);
+  await finish(server);
+});
+
+Deno.test("perform: sends from a timer outside the callback and closes from outside", async () => {
+  const echo = await startWsEchoServer();
+  const sent: string[] = [];
+  const received: string[] = [];
+  let parts: Uint8Array[] = [];
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let outsideClose: Promise<void> | undefined;
+  let metaInTimer: FrameMeta | null | undefined;
+  try {
+    const info = await within(
+      10000,
+      "perform",
+      perform(echo.url + "/timer", {
+        onOpen(conn) {
+          timer = setInterval(() => {
+            metaInTimer = conn.meta();
+            const text = `tick ${sent.length}`;
+            sent.push(text);
+            conn.send(text).catch(() => {});
+            if (sent.length === 5) clearInterval(timer);
+          }, 5);
+        },
+        onFrame(data, meta, conn) {
+          if (!(meta.flags & WS.TEXT)) return;
+          parts.push(data.slice()); // data is only valid during the call
+          if (!endsMessage(meta)) return;
+          received.push(dec.decode(concat(parts)));
+          parts = [];
+          if (received.length === 5) {
+            // Not awaited here: close() from outside a callback waits for the
+            // peer's close, which this very perform() loop must read.
+            setTimeout(() => {
+              outsideClose = conn.close(1000, "enough");
+            }, 0);
+          }
+        },
+      }),
+    );
+    assert.deepEqual(received, sent);
+    assert.equal(info.code, 1000);
+    assert.equal(info.wasClean, true);
+    assert.equal(metaInTimer, null, "meta() is null outside a callback");
+    assert.ok(outsideClose);
+    await within(5000, "close() from outside", outsideClose);
+  } finally {
+    clearInterval(timer);
+    await echo.close();
+  }
+});
+
+Deno.test("perform: a 10 MiB frame arrives in pieces with consistent offset / bytesleft", async () => {
+  const total = 10 * 1024 * 1024;
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    const payload = new Uint8Array(total);
+    for (let i = 0; i < total; i++) payload[i] = pattern(i);
+    await peer.sendFrames([
+      { opcode: OP.BINARY, payload },
+      { opcode: OP.TEXT, payload: "after" },
+    ]);
+    await peer.sendClose(1000);
+    assert.equal((await peer.expectClose()).code, 1000);
+  });
+  let pieces = 0;
+  let next = 0;
+  let mismatch = -1;
+  let after = "";
+  const info = await within(
+    20000,
+    "perform",
+    perform(server.url, {
+      onFrame(data, meta) {
+        if (meta.flags & WS.TEXT) {
+          after += dec.decode(data);
+          return;
+        }
+        if (meta.flags & WS.CLOSE) return;
+        pieces++;
+        assert.equal(meta.flags, WS.BINARY);
+        assert.equal(meta.offset, next, "pieces arrive in order, no gaps");
+        assert.equal(meta.len, data.length);
+        assert.equal(meta.offset + meta.len + meta.bytesleft, total);
+        for (let i = 0; i < data.length && mismatch < 0; i++) {
+          if (data[i] !== pattern(next + i)) mismatch = next + i;
+        }
+        next += data.length;
+      },
+    }),
+  );
+  assert.equal(mismatch, -1, `payload differs at offset ${mismatch}`);
+  assert.equal(next, total);
+  assert.ok(pieces > 1, `a 10 MiB frame came in ${pieces} piece(s)`);
+  assert.equal(after, "after");
+  assert.deepEqual(info, { code: 1000, reason: "", wasClean: true });
+  await finish(server);
+});
+
+Deno.test("perform: a slow onFrame applies backpressure to the sender", async () => {
+  // 64 MiB is more than the kernel buffers of both ends can hold (tcp_rmem
+  // max 32 MiB, wmem 4 MiB), so the server can only finish writing if the
+  // client keeps reading while its callback is pending.
+  const frameSize = 1024 * 1024;
+  const frames = 64;
+  const total = frameSize * frames;
+  let written = 0;
+  let serverDone = false;
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    const payload = new Uint8Array(frameSize);
+    for (let i = 0; i < frames; i++) {
+      payload[0] = i;
+      await peer.sendBinary(payload);
+      written += frameSize;
+    }
+    serverDone = true;
+    await peer.sendClose(1000);
+    await peer.expectClose();
+  });
+  const release = Promise.withResolvers<void>();
+  const firstCall = Promise.withResolvers<void>();
+  let calls = 0;
+  let bytes = 0;
+  const order: number[] = [];
+  const done = perform(server.url, {
+    async onFrame(data, meta) {
+      if (!(meta.flags & WS.BINARY)) return;
+      calls++;
+      if (meta.offset === 0) order.push(data[0]);
+      bytes += data.length;
+      if (calls === 1) {
+        firstCall.resolve();
+        await release.promise;
+      }
+    },
+  });
+  try {
+    await within(10000, "first onFrame call", firstCall.promise);
+    // Wait until the server's writes stop making progress (bounded).
+    let last = -1;
+    for (let stable = 0, i = 0; stable < 3 && i < 100; i++) {
+      await delay(100);
+      stable = written === last ? stable + 1 : 0;
+      last = written;
+    }
+    assert.equal(calls, 1, "no further delivery while the callback is pending");
+    assert.equal(serverDone, false, "the server was blocked by backpressure");
+    assert.ok(
+      written < total / 4,
+      `${written} bytes were taken while the callback was pending`,
+    );
+  } finally {
+    release.resolve();
+  }
+  const info = await within(20000, "perform", done);
+  assert.equal(bytes, total);
+  assert.deepEqual(order, Array.from({ length: frames }, (_, i) => i));
+  assert.equal(info.wasClean, true);
+  await finish(server);
+});
+
+Deno.test("perform: awaiting send() and close() inside onFrame does not deadlock", async () => {
+  const closeReturned = Promise.withResolvers<void>();
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.sendText("hello");
+    const reply = await peer.readMessage();
+    assert.equal(dec.decode(reply!.payload), "reply");
+    const close = await peer.expectClose();
+    assert.equal(close.code, 4000);
+    assert.equal(close.reason, "client bye");
+    // Answer only after the client's close() returned inside its callback:
+    // had it waited for this answer, it would never have returned.
+    await within(
+      5000,
+      "close() returning inside onFrame",
+      closeReturned.promise,
+    );
+    await peer.sendClose(4000, "server bye");
+    assert.equal(await peer.readFrame(), null, "nothing after the close");
+  });
+  const info = await within(
+    10000,
+    "perform",
+    perform(server.url, {
+      async onFrame(_data, meta, conn) {
+        if (!(meta.flags & WS.TEXT)) return;
+        assert.equal(await conn.send("reply"), 5);
+        await conn.close(4000, "client bye");
+        closeReturned.resolve();
+        // After our close, further sends fail instead of hanging.
+        await assert.rejects(conn.send("late"), WebSocketError);
+      },
+    }),
+  );
+  assert.deepEqual(info, { code: 4000, reason: "server bye", wasClean: true });
+  await finish(server);
+});
+
+Deno.test("perform: a close started in onFrame ends after closeTimeout when the peer never answers", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.sendText("hi");
+    assert.equal((await peer.expectClose()).code, 1000);
+    // Never answer: the client must give up and drop the connection.
+    const rest = await peer.readUntilEof(5000);
+    assert.equal(rest.length, 0);
+  });
+  let closeDone = false;
+  const info = await within(
+    10000,
+    "perform",
+    perform(server.url, {
+      closeTimeout: 300,
+      async onFrame(_data, meta, conn) {
+        if (meta.flags & WS.TEXT) {
+          await conn.close();
+          closeDone = true;
+        }
+      },
+    }),
+  );
+  assert.ok(closeDone);
+  assert.deepEqual(info, { code: 1006, reason: "", wasClean: false });
+  await finish(server);
+});
+
+Deno.test("perform: a protocol error rejects with WebSocketError and sends 1002", async () => {
+  const gotClose = Promise.withResolvers<number | undefined>();
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.sendText("ok");
+    await peer.sendFrame({ opcode: 0x3, payload: "reserved opcode" });
+    gotClose.resolve((await peer.expectClose()).code);
+  });
+  let connection: WebSocketConnection | undefined;
+  const texts: string[] = [];
+  await assert.rejects(
+    within(
+      10000,
+      "perform",
+      perform(server.url, {
+        onOpen: (conn) => void (connection = conn),
+        onFrame(data, meta) {
+          if (meta.flags & WS.TEXT) texts.push(dec.decode(data));
+        },
+      }),
+    ),
+    (e) => e instanceof WebSocketError && e.code === "PROTOCOL_ERROR",
+  );
+  assert.deepEqual(texts, ["ok"]);
+  assert.equal(await within(5000, "server close", gotClose.promise), 1002);
+  const closed = await within(5000, "conn.closed", connection!.closed);
+  assert.equal(closed.wasClean, false);
+  await finish(server);
+});
+
+Deno.test("perform: a transport that ends without a close frame resolves with wasClean false", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.sendText("bye");
+    // Returning ends the TCP stream without a close frame.
+  });
+  const texts: string[] = [];
+  const info: CloseInfo = await within(
+    10000,
+    "perform",
+    perform(server.url, {
+      onFrame(data, meta) {
+        if (meta.flags & WS.TEXT) texts.push(dec.decode(data));
+      },
+    }),
+  );
+  assert.deepEqual(texts, ["bye"]);
+  assert.deepEqual(info, { code: 1006, reason: "", wasClean: false });
+  await finish(server);
+});
+
+Deno.test("perform: an error thrown by onFrame rejects perform() and closes with 1011", async () => {
+  const gotClose = Promise.withResolvers<number | undefined>();
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.sendText("boom");
+    gotClose.resolve((await peer.expectClose()).code);
+    await peer.sendClose(1011);
+  });
+  const boom = new Error("callback failed");
+  await assert.rejects(
+    within(
+      10000,
+      "perform",
+      perform(server.url, {
+        closeTimeout: 300,
+        onFrame(_data, meta) {
+          if (meta.flags & WS.TEXT) throw boom;
+        },
+      }),
+    ),
+    (e) => e === boom,
+  );
+  assert.equal(await within(5000, "server close", gotClose.promise), 1011);
+  await finish(server);
+});
+
+Deno.test({
+  name:
+    "perform: after onFrame throws, perform() rejects once the peer answers the 1011 close",
+  fn: async () => {
+    const server = startScriptedServer(async (peer) => {
+      await peer.accept();
+      await peer.sendText("boom");
+      assert.equal((await peer.expectClose()).code, 1011);
+      await peer.sendClose(1011);
+    });
+    const boom = new Error("callback failed");
+    let connection: WebSocketConnection | undefined;
+    await assert.rejects(
+      within(
+        10000,
+        "perform rejecting after the peer's close",
+        perform(server.url, {
+          closeTimeout: 60000,
+          onOpen: (conn) => void (connection = conn),
+          onFrame(_data, meta) {
+            if (meta.flags & WS.TEXT) throw boom;
+          },
+        }),
+      ),
+      (e) => e === boom,
+    );
+    assert.deepEqual(await connection!.closed, {
+      code: 1011,
+      reason: "",
+      wasClean: true,
+    });
+    await finish(server);
+  },
+});
+
+Deno.test("perform: upgrade failures reject before any callback", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.readRequest();
+    await peer.writeRaw(
+      "HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope",
+    );
+  });
+  let called = false;
+  await assert.rejects(
+    within(
+      10000,
+      "perform",
+      perform(server.url, {
+        onOpen: () => void (called = true),
+        onFrame: () => void (called = true),
+      }),
+    ),
+    (e) =>
+      e instanceof WebSocketError && e.code === "HTTP_RETURNED_ERROR" &&
+      e.status === 403 && dec.decode(e.body) === "nope",
+  );
+  assert.equal(called, false);
+  await finish(server);
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
