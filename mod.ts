@@ -53,6 +53,7 @@ export type { RequestHead } from "./src/handshake.ts";
 export {
   type CompressionOptions,
   type DeflateParams,
+  loadCompression,
   PerMessageDeflate,
   type PerMessageDeflateOptions,
 } from "./src/deflate.ts";

@@ -20,7 +20,7 @@ import {
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
 import { withAbort, writeAll } from "./transport.ts";
 import {
-  compressionSupported,
+  loadCompression,
   negotiateOffer,
   PerMessageDeflate,
   resolveCompressionOptions,
@@ -105,7 +105,7 @@ export async function acceptWebSocket(
       upgrade.protocols.includes(p)
     ) ?? "";
     const accept = await computeAccept(upgrade.key);
-    const compression = (options.compression && compressionSupported())
+    const compression = (options.compression && await loadCompression())
       ? options.compression
       : undefined;
     const agreed = compression

@@ -18,7 +18,7 @@ import {
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
 import {
   acceptAnswer,
-  compressionSupported,
+  loadCompression,
   offerHeader,
   PerMessageDeflate,
   resolveCompressionOptions,
@@ -274,7 +274,7 @@ async function attempt(
   requestUrl.password = "";
   const key = generateKey();
   // Offer compression only where this runtime's zlib can do it synchronously.
-  const compression = (options.compression && compressionSupported())
+  const compression = (options.compression && await loadCompression())
     ? options.compression
     : undefined;
   const request = buildRequest({

@@ -12,7 +12,13 @@
  * @module
  */
 
-import { constants, createDeflateRaw, createInflateRaw } from "node:zlib";
+// node:zlib is loaded on first use (see loadCompression): connections
+// without compression, and the CLI's start-up, never pay for it.
+type Zlib = typeof import("node:zlib");
+let zlib: Zlib | null = null;
+/** zlib flush modes (fixed by zlib.h). */
+const Z_NO_FLUSH = 0;
+const Z_SYNC_FLUSH = 2;
 import { WebSocketError } from "./errors.ts";
 
 /** The parameters both sides agreed on, named as in RFC 7692 §7.1. */
@@ -491,8 +497,8 @@ class ZlibContext {
 
   constructor(kind: "deflate" | "inflate", windowBits: number) {
     const stream = kind === "deflate"
-      ? createDeflateRaw({ windowBits, memLevel: 8 })
-      : createInflateRaw({ windowBits });
+      ? loadedZlib().createDeflateRaw({ windowBits, memLevel: 8 })
+      : loadedZlib().createInflateRaw({ windowBits });
     const internals = stream as unknown as {
       _handle?: ZlibHandle;
       _writeState?: Uint32Array;
@@ -532,6 +538,39 @@ class ZlibContext {
 
 let supported: boolean | undefined;
 
+function loadedZlib(): Zlib {
+  if (zlib === null) {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      "compression is not loaded: await loadCompression() first",
+    );
+  }
+  return zlib;
+}
+
+/**
+ * Loads `node:zlib` and checks that compression works in this runtime.
+ * `connect()` and `acceptWebSocket()` call it when the `compression` option
+ * is on; call it yourself before using {@linkcode PerMessageDeflate}
+ * directly. Resolves to {@linkcode compressionSupported}.
+ *
+ * @example
+ * ```ts
+ * import { loadCompression } from "./deflate.ts";
+ * console.log(await loadCompression()); // true on Deno 2
+ * ```
+ */
+export async function loadCompression(): Promise<boolean> {
+  if (zlib === null) {
+    try {
+      zlib = await import("node:zlib");
+    } catch {
+      return false;
+    }
+  }
+  return compressionSupported();
+}
+
 /**
  * Whether this runtime lets {@linkcode PerMessageDeflate} run zlib
  * synchronously (checked once with a round trip). When `false`, do not offer
@@ -539,6 +578,7 @@ let supported: boolean | undefined;
  */
 export function compressionSupported(): boolean {
   if (supported !== undefined) return supported;
+  if (zlib === null) return false;
   try {
     const d = new PerMessageDeflate(
       {
@@ -759,7 +799,7 @@ export class PerMessageDeflate {
       const room = this.maxMessageSize - this.#inflatedSize + 1;
       const outLen = room < free ? room : free;
       const [produced, consumed] = z.write(
-        constants.Z_SYNC_FLUSH,
+        Z_SYNC_FLUSH,
         input,
         off,
         len,
@@ -811,7 +851,7 @@ export class PerMessageDeflate {
     const stored = storedBlock(history);
     const sink = new Uint8Array(history.length);
     const [produced] = z.write(
-      constants.Z_SYNC_FLUSH,
+      Z_SYNC_FLUSH,
       stored,
       0,
       stored.length,
@@ -871,7 +911,7 @@ export class PerMessageDeflate {
     }
     this.#deflating = true;
     const z = this.#deflater;
-    const mode = last || flush ? constants.Z_SYNC_FLUSH : constants.Z_NO_FLUSH;
+    const mode = last || flush ? Z_SYNC_FLUSH : Z_NO_FLUSH;
     const chunks: Uint8Array[] = [];
     let total = 0;
     let off = 0;

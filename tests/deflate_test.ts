@@ -5,12 +5,16 @@ import {
   acceptAnswer,
   compressionSupported,
   type DeflateParams,
+  loadCompression,
   negotiateOffer,
   offerHeader,
   parseExtensions,
   PerMessageDeflate,
 } from "../src/deflate.ts";
 import { WebSocketError } from "../src/errors.ts";
+
+// node:zlib is loaded lazily by the library; these tests drive it directly.
+await loadCompression();
 
 /** node:zlib one-shot inflate of a sync-flushed stream, as a plain Uint8Array. */
 function zlibInflate(data: Uint8Array): Uint8Array {

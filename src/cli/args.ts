@@ -1,0 +1,506 @@
+/**
+ * Command-line parsing: flags (with `node:util` `parseArgs`) into a checked
+ * {@linkcode Config}.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { CliError, ExitCode } from "./exit.ts";
+
+/** Everything the command line asked for, validated; times are in ms. */
+export interface Config {
+  /** "client" connects to `url`; "listen" serves on `listen`. */
+  mode: "client" | "listen";
+  /** WebSocket URL (client mode). */
+  url: string;
+  /** Address to listen on (listen mode). */
+  listen: { hostname: string; port: number };
+  /** Extra request headers (client) or response headers (listen). */
+  headers: [string, string][];
+  /** Subprotocols to offer (client) or accept (listen). */
+  protocols: string[];
+  origin?: string;
+  user?: { username: string; password: string };
+  proxy?: string;
+  unixSocket?: string;
+  cacert?: string;
+  connectTimeout?: number;
+  maxTime?: number;
+  /** How many redirects to follow (0 without --location). */
+  followRedirects: number;
+  closeCode: number;
+  closeReason: string;
+  closeTimeout?: number;
+  pingInterval?: number;
+  pingTimeout?: number;
+  keepNewlines: boolean;
+  noClose: boolean;
+  slash: boolean;
+  binary: boolean;
+  text: boolean;
+  chunkSize: number;
+  oneMessage: boolean;
+  execute: string[];
+  wait?: number;
+  maxMessages?: number;
+  base64: boolean;
+  head: boolean;
+  showPingPong: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  raw: boolean;
+  json: boolean;
+  compress: boolean;
+  echo: boolean;
+  once: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+/** What a flag takes, for the parser and for `--help`. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  /** Placeholder of the value in `--help`. */
+  arg?: string;
+  /** One line for `--help`. */
+  help: string;
+}
+
+/** Every flag, in `--help` order. */
+export const FLAGS: Record<string, FlagSpec> = {
+  "header": {
+    type: "string",
+    short: "H",
+    multiple: true,
+    arg: '"Name: value"',
+    help: "add a request header (listen: a response header); repeatable",
+  },
+  "protocol": {
+    type: "string",
+    short: "s",
+    multiple: true,
+    arg: "NAME",
+    help: "offer (listen mode: accept) a subprotocol; repeatable",
+  },
+  "origin": {
+    type: "string",
+    short: "o",
+    arg: "ORIGIN",
+    help: "send an Origin header",
+  },
+  "user": {
+    type: "string",
+    short: "u",
+    arg: "USER:PASS",
+    help: "HTTP Basic credentials (alias --auth)",
+  },
+  "auth": { type: "string", arg: "USER:PASS", help: "same as --user" },
+  "proxy": {
+    type: "string",
+    arg: "URL",
+    help: "tunnel through an HTTP proxy (CONNECT)",
+  },
+  "unix-socket": {
+    type: "string",
+    arg: "PATH",
+    help: "connect to a Unix socket (needs --allow-read)",
+  },
+  "cacert": {
+    type: "string",
+    arg: "FILE",
+    help: "trust the CA certificates in this PEM file for wss://",
+  },
+  "connect-timeout": {
+    type: "string",
+    arg: "S",
+    help: "limit connect + TLS + upgrade to S seconds",
+  },
+  "max-time": {
+    type: "string",
+    short: "m",
+    arg: "S",
+    help: "limit the whole run to S seconds (client mode)",
+  },
+  "location": {
+    type: "boolean",
+    short: "L",
+    help: "follow redirects (3xx with Location)",
+  },
+  "max-redirs": {
+    type: "string",
+    arg: "N",
+    help: "with --location, follow at most N redirects (default 10)",
+  },
+  "close-code": {
+    type: "string",
+    arg: "N",
+    help: "close code of the final close (default 1000)",
+  },
+  "close-reason": {
+    type: "string",
+    arg: "TEXT",
+    help: "close reason of the final close",
+  },
+  "close-timeout": {
+    type: "string",
+    arg: "S",
+    help: "wait at most S seconds for the peer's close (default 5)",
+  },
+  "ping-interval": {
+    type: "string",
+    arg: "S",
+    help: "send a ping every S seconds",
+  },
+  "ping-timeout": {
+    type: "string",
+    arg: "S",
+    help: "exit with code 7 when a ping gets no pong in S seconds",
+  },
+  "keep-newlines": {
+    type: "boolean",
+    help: "keep the line ending in each sent line",
+  },
+  "no-close": {
+    type: "boolean",
+    short: "n",
+    help: "at stdin EOF keep receiving until the peer closes",
+  },
+  "slash": {
+    type: "boolean",
+    help: "enable /ping /pong /close /binary commands on stdin",
+  },
+  "binary": {
+    type: "boolean",
+    short: "b",
+    help: "send stdin as binary chunks; write received messages raw",
+  },
+  "text": {
+    type: "boolean",
+    short: "t",
+    help: "text both ways (the line-mode default; binary printed as text)",
+  },
+  "chunk-size": {
+    type: "string",
+    arg: "N",
+    help: "with --binary, bytes per message at most (default 65536)",
+  },
+  "one-message": {
+    type: "boolean",
+    short: "1",
+    help: "send all of stdin as one message, print the first reply, close",
+  },
+  "execute": {
+    type: "string",
+    short: "x",
+    multiple: true,
+    arg: "MSG",
+    help: "send MSG on open; repeatable",
+  },
+  "wait": {
+    type: "string",
+    short: "w",
+    arg: "S",
+    help: "close S seconds after open (stdin EOF then does not close)",
+  },
+  "max-messages": {
+    type: "string",
+    arg: "N",
+    help: "close after N received messages",
+  },
+  "base64": {
+    type: "boolean",
+    help:
+      "stdin lines are base64 for binary messages; binary printed as base64",
+  },
+  "head": {
+    type: "boolean",
+    short: "I",
+    help: "print the handshake response status and headers to stdout",
+  },
+  "show-ping-pong": {
+    type: "boolean",
+    short: "P",
+    help: "report received pings and pongs on stderr",
+  },
+  "verbose": {
+    type: "boolean",
+    short: "v",
+    help: "headers and control frames (ping, pong, close) on stderr",
+  },
+  "quiet": {
+    type: "boolean",
+    short: "q",
+    help: "no status lines on stderr (errors still)",
+  },
+  "compress": {
+    type: "boolean",
+    help: "offer permessage-deflate compression (listen: accept it)",
+  },
+  "raw": {
+    type: "boolean",
+    help: "after the upgrade, bytes in, bytes out (no framing)",
+  },
+  "json": {
+    type: "boolean",
+    help: "print each received frame piece as a JSON line with metadata",
+  },
+  "connect": {
+    type: "string",
+    short: "c",
+    arg: "URL",
+    help: "connect to URL (wscat's spelling of the URL argument)",
+  },
+  "listen": {
+    type: "string",
+    short: "l",
+    arg: "[HOST:]PORT",
+    help: "listen mode: accept WebSocket clients (HOST default 127.0.0.1)",
+  },
+  "echo": {
+    type: "boolean",
+    help: "listen mode: answer every message with itself",
+  },
+  "once": {
+    type: "boolean",
+    help: "listen mode: exit after the first connection",
+  },
+  "help": { type: "boolean", short: "h", help: "show this help" },
+  "version": { type: "boolean", short: "V", help: "show the version" },
+};
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const DEFAULT_CHUNK = 65536;
+const DEFAULT_REDIRECTS = 10;
+
+function usage(message: string): CliError {
+  return new CliError(ExitCode.USAGE, message);
+}
+
+/** Seconds (fractions allowed) to milliseconds. */
+function seconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const s = Number(value);
+  if (value.trim() === "" || !Number.isFinite(s) || s < 0) {
+    throw usage(`--${flag} needs a number of seconds, got "${value}"`);
+  }
+  return Math.round(s * 1000);
+}
+
+/** Like `seconds`, but 0 is refused (a 0 s ping period would spin). */
+function positive(flag: string, value: string | undefined): number | undefined {
+  const ms = seconds(flag, value);
+  if (ms === 0) throw usage(`--${flag} must be more than 0 seconds`);
+  return ms;
+}
+
+function integer(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+    throw usage(`--${flag} needs a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Parses `-H "Name: value"`. */
+export function parseHeader(value: string): [string, string] {
+  // A URL here means `-H` took the URL as its value: say so rather than send it.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw usage(`-H needs "Name: value", got the URL ${value}`);
+  }
+  const colon = value.indexOf(":");
+  const name = colon === -1 ? "" : value.slice(0, colon).trim();
+  if (!TOKEN.test(name)) {
+    throw usage(`-H needs "Name: value", got ${JSON.stringify(value)}`);
+  }
+  return [name, value.slice(colon + 1).trim()];
+}
+
+/** Parses `--listen [HOST:]PORT` (IPv6 hosts in brackets). */
+export function parseListen(
+  value: string,
+): { hostname: string; port: number } {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):)?(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw usage(`--listen needs [HOST:]PORT, got "${value}"`);
+  }
+  const host = m[1] ? m[1].replace(/^\[|\]$/g, "") : "127.0.0.1";
+  return { hostname: host, port };
+}
+
+/** Accepts ws/wss/http/https URLs; a bare `host:port/path` gets `ws://`. */
+export function normalizeUrl(value: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
+    ? value
+    : `ws://${value}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw usage(`invalid URL "${value}"`);
+  }
+  if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol)) {
+    throw usage(`unsupported URL scheme ${url.protocol} (use ws:// or wss://)`);
+  }
+  return url.href;
+}
+
+/**
+ * Close codes an endpoint may send (RFC 6455 §7.4). The library checks this
+ * too, but only when the close is sent; checking here fails before connecting.
+ */
+function sendableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
+}
+
+/** Parses the command line; throws a usage {@linkcode CliError} when it is wrong. */
+export function parseCommandLine(args: string[]): Config {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  > = {};
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    options[name] = { type: spec.type };
+    if (spec.short) options[name].short = spec.short;
+    if (spec.multiple) options[name].multiple = true;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    // parseArgs explains over several lines; the first says what is wrong.
+    throw usage((e as Error).message.split("\n")[0].split(". ")[0]);
+  }
+  const v = parsed.values as Record<string, string | boolean | string[]>;
+  const str = (name: string) => v[name] as string | undefined;
+  const bool = (name: string) => v[name] === true;
+  const list = (name: string) => (v[name] as string[] | undefined) ?? [];
+
+  const help = bool("help"), version = bool("version");
+  // Headers first: a URL swallowed by -H is reported as such, not as "missing URL".
+  const headers = list("header").map(parseHeader);
+  const positionals = parsed.positionals;
+  const listenSpec = str("listen");
+  const urlArgs = [...positionals];
+  if (str("connect") !== undefined) urlArgs.unshift(str("connect")!);
+  if (!help && !version) {
+    if (listenSpec !== undefined && urlArgs.length > 0) {
+      throw usage("give either a URL or --listen, not both");
+    }
+    if (listenSpec === undefined && urlArgs.length === 0) {
+      throw usage("missing the WebSocket URL (or --listen PORT)");
+    }
+    if (urlArgs.length > 1) {
+      throw usage(`unexpected argument "${urlArgs[1]}" after the URL`);
+    }
+  }
+  const mode = listenSpec !== undefined ? "listen" : "client";
+  const exclusive = (a: string, b: string) => {
+    if (bool(a) && bool(b)) throw usage(`--${a} and --${b} exclude each other`);
+  };
+  exclusive("binary", "text");
+  exclusive("binary", "base64");
+  exclusive("raw", "json");
+  exclusive("raw", "base64");
+  exclusive("raw", "text");
+  exclusive("raw", "one-message");
+  exclusive("raw", "compress");
+  for (const flag of ["echo", "once"]) {
+    if (bool(flag) && mode !== "listen") {
+      throw usage(`--${flag} needs --listen`);
+    }
+  }
+
+  let user: Config["user"];
+  const userSpec = str("user") ?? str("auth");
+  if (userSpec !== undefined) {
+    const colon = userSpec.indexOf(":");
+    user = colon === -1 ? { username: userSpec, password: "" } : {
+      username: userSpec.slice(0, colon),
+      password: userSpec.slice(colon + 1),
+    };
+  }
+  const protocols = list("protocol").flatMap((p) => p.split(","))
+    .map((p) => p.trim()).filter((p) => p !== "");
+  for (const p of protocols) {
+    if (!TOKEN.test(p)) throw usage(`invalid subprotocol name "${p}"`);
+  }
+  const closeCode = integer("close-code", str("close-code"), 1000, 4999) ??
+    1000;
+  if (!sendableCloseCode(closeCode)) {
+    throw usage(
+      `--close-code ${closeCode} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)`,
+    );
+  }
+  const closeReason = str("close-reason") ?? "";
+  if (new TextEncoder().encode(closeReason).length > 123) {
+    throw usage("--close-reason is longer than 123 bytes");
+  }
+  const proxy = str("proxy");
+  if (proxy !== undefined) {
+    try {
+      new URL(proxy);
+    } catch {
+      throw usage(`invalid proxy URL "${proxy}"`);
+    }
+  }
+
+  return {
+    mode,
+    url: mode === "client" && urlArgs.length > 0
+      ? normalizeUrl(urlArgs[0])
+      : "",
+    listen: listenSpec !== undefined
+      ? parseListen(listenSpec)
+      : { hostname: "127.0.0.1", port: 0 },
+    headers,
+    protocols,
+    origin: str("origin"),
+    user,
+    proxy,
+    unixSocket: str("unix-socket"),
+    cacert: str("cacert"),
+    connectTimeout: seconds("connect-timeout", str("connect-timeout")),
+    maxTime: seconds("max-time", str("max-time")),
+    followRedirects: bool("location")
+      ? integer("max-redirs", str("max-redirs"), 0) ?? DEFAULT_REDIRECTS
+      : 0,
+    closeCode,
+    closeReason,
+    closeTimeout: seconds("close-timeout", str("close-timeout")),
+    pingInterval: positive("ping-interval", str("ping-interval")),
+    pingTimeout: positive("ping-timeout", str("ping-timeout")),
+    keepNewlines: bool("keep-newlines"),
+    noClose: bool("no-close"),
+    slash: bool("slash"),
+    binary: bool("binary"),
+    text: bool("text"),
+    chunkSize: integer("chunk-size", str("chunk-size"), 1) ?? DEFAULT_CHUNK,
+    oneMessage: bool("one-message"),
+    execute: list("execute"),
+    wait: seconds("wait", str("wait")),
+    maxMessages: integer("max-messages", str("max-messages"), 1),
+    base64: bool("base64"),
+    head: bool("head"),
+    showPingPong: bool("show-ping-pong"),
+    verbose: bool("verbose"),
+    quiet: bool("quiet"),
+    raw: bool("raw"),
+    json: bool("json"),
+    compress: bool("compress"),
+    echo: bool("echo"),
+    once: bool("once"),
+    help,
+    version,
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * Client mode: connect to a URL, then run a {@linkcode Session}.
+ *
+ * @module
+ */
+
+import {
+  connect,
+  type ConnectOptions,
+  type WebSocketConnection,
+  WebSocketError,
+} from "../../mod.ts";
+import type { Config } from "./args.ts";
+import { CliError, ExitCode, reportError } from "./exit.ts";
+import type { InputSource } from "./input.ts";
+import type { Output } from "./output.ts";
+import { Session, sessionExitCode } from "./session.ts";
+
+/** What the CLI's entry point hands to a mode. */
+export interface ModeContext {
+  /** Stdin units, or null when stdin is not read. */
+  input: InputSource | null;
+  /** Stdout and stderr. */
+  output: Output;
+  /** Set by the mode: what the first SIGINT does. */
+  onInterrupt: (() => void) | null;
+}
+
+/** Reads `--cacert`; a missing file is a usage error. */
+async function readCaCert(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotCapable ||
+      e instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new CliError(
+        ExitCode.ERROR,
+        `cannot read --cacert ${path}: run with --allow-read=${path}`,
+      );
+    }
+    throw new CliError(
+      ExitCode.USAGE,
+      `cannot read --cacert ${path}: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** The library options the flags ask for. */
+export async function connectOptions(
+  cfg: Config,
+  signal: AbortSignal,
+): Promise<ConnectOptions> {
+  const options: ConnectOptions = {
+    headers: cfg.headers,
+    protocols: cfg.protocols,
+    signal,
+    rawMode: cfg.raw,
+  };
+  if (cfg.compress) options.compression = true;
+  if (cfg.origin !== undefined) options.origin = cfg.origin;
+  if (cfg.user) options.auth = cfg.user;
+  if (cfg.proxy !== undefined) options.proxy = cfg.proxy;
+  if (cfg.unixSocket !== undefined) options.unixSocket = cfg.unixSocket;
+  if (cfg.cacert !== undefined) {
+    options.caCerts = [await readCaCert(cfg.cacert)];
+  }
+  if (cfg.connectTimeout !== undefined) {
+    options.connectTimeout = cfg.connectTimeout;
+  }
+  if (cfg.closeTimeout !== undefined) options.closeTimeout = cfg.closeTimeout;
+  if (cfg.followRedirects > 0) options.followRedirects = cfg.followRedirects;
+  return options;
+}
+
+/**
+ * The request as -v shows it. The library does not expose the request it
+ * wrote, so this lists what the handshake sends (RFC 6455 §4.1) plus our
+ * flags; the random key is not known here.
+ */
+function traceRequest(cfg: Config, out: Output): void {
+  const url = new URL(cfg.url);
+  out.trace(
+    `* connecting to ${
+      cfg.unixSocket ? `unix:${cfg.unixSocket} for ` : ""
+    }${url.protocol}//${url.host}${
+      cfg.proxy ? ` through proxy ${new URL(cfg.proxy).host}` : ""
+    }`,
+  );
+  out.trace(`> GET ${url.pathname || "/"}${url.search} HTTP/1.1`);
+  out.trace(`> Host: ${url.host}`);
+  out.trace("> Upgrade: websocket");
+  out.trace("> Connection: Upgrade");
+  out.trace("> Sec-WebSocket-Key: (random)");
+  out.trace("> Sec-WebSocket-Version: 13");
+  if (cfg.protocols.length > 0) {
+    out.trace(`> Sec-WebSocket-Protocol: ${cfg.protocols.join(", ")}`);
+  }
+  if (cfg.compress) {
+    out.trace("> Sec-WebSocket-Extensions: (permessage-deflate offer)");
+  }
+  if (cfg.origin !== undefined) out.trace(`> Origin: ${cfg.origin}`);
+  if (cfg.user || url.username) out.trace("> Authorization: Basic (hidden)");
+  for (const [name, value] of cfg.headers) out.trace(`> ${name}: ${value}`);
+  out.trace(">");
+}
+
+function statusLine(status: number, statusText?: string): string {
+  const text = statusText ??
+    (status === 101 ? "Switching Protocols" : "");
+  return `HTTP/1.1 ${status}${text ? " " + text : ""}`;
+}
+
+/** `-I`: the response head on stdout, like `curl -I`. */
+async function printHead(
+  out: Output,
+  status: number,
+  statusText: string | undefined,
+  headers: Headers,
+): Promise<void> {
+  let text = statusLine(status, statusText) + "\r\n";
+  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  await out.write(text + "\r\n");
+}
+
+function traceResponse(
+  out: Output,
+  status: number,
+  statusText: string | undefined,
+  headers: Headers,
+): void {
+  out.trace(`< ${statusLine(status, statusText)}`);
+  for (const [name, value] of headers) out.trace(`< ${name}: ${value}`);
+  out.trace("<");
+}
+
+/** Connects and runs the session; returns the exit code. */
+export async function runClient(
+  cfg: Config,
+  ctx: ModeContext,
+): Promise<number> {
+  const out = ctx.output;
+  const controller = new AbortController();
+  let session: Session | null = null;
+  ctx.onInterrupt = () => {
+    if (session) session.interrupt();
+    else controller.abort(new WebSocketError("ABORTED", "interrupted"));
+  };
+  let maxTimer: ReturnType<typeof setTimeout> | undefined;
+  if (cfg.maxTime !== undefined) {
+    maxTimer = setTimeout(() => {
+      controller.abort(
+        new WebSocketError(
+          "TIMEOUT",
+          `operation timed out after ${cfg.maxTime! / 1000} s (--max-time)`,
+        ),
+      );
+    }, cfg.maxTime);
+  }
+  try {
+    const options = await connectOptions(cfg, controller.signal);
+    if (cfg.verbose) traceRequest(cfg, out);
+    let conn: WebSocketConnection;
+    try {
+      conn = await connect(cfg.url, options);
+    } catch (e) {
+      if (e instanceof WebSocketError && e.headers && e.status !== undefined) {
+        if (cfg.verbose) traceResponse(out, e.status, e.statusText, e.headers);
+        if (cfg.head) await printHead(out, e.status, e.statusText, e.headers);
+      }
+      throw e;
+    }
+    const { status, headers } = conn.response;
+    if (cfg.verbose) traceResponse(out, status, undefined, headers);
+    if (cfg.head) await printHead(out, status, undefined, headers);
+    if (cfg.verbose && conn.protocol) {
+      out.trace(`* subprotocol: ${conn.protocol}`);
+    }
+    if (cfg.verbose && conn.extensions) {
+      out.trace(`* extensions: ${conn.extensions}`);
+    }
+    session = new Session(conn, cfg, ctx.input, out, controller);
+    const outcome = await session.run();
+    return sessionExitCode(outcome, out, "server");
+  } catch (e) {
+    const report = reportError(e);
+    for (const line of report.lines) out.error(line);
+    return report.code;
+  } finally {
+    clearTimeout(maxTimer);
+  }
+}

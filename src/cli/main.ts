@@ -1,0 +1,89 @@
+/**
+ * The CLI's entry point: parse flags, set up stdin/stdout and SIGINT, run
+ * client or listen mode, return the exit code.
+ *
+ * @module
+ */
+
+import { parseCommandLine } from "./args.ts";
+import { type ModeContext, runClient } from "./client.ts";
+import { ExitCode, reportError } from "./exit.ts";
+import { helpText } from "./help.ts";
+import { type InputMode, InputSource } from "./input.ts";
+import { runListen } from "./listen.ts";
+import { Output } from "./output.ts";
+import { VERSION } from "./version.ts";
+
+function isTerminal(stream: { isTerminal(): boolean }): boolean {
+  try {
+    return stream.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit
+ * code. A first SIGINT closes politely; a second exits at once with 130.
+ */
+export async function main(args: string[]): Promise<number> {
+  const quietOut = new Output(Deno.stdout.writable, Deno.stderr, {
+    prompt: false,
+    quiet: false,
+  });
+  let cfg;
+  try {
+    cfg = parseCommandLine(args);
+  } catch (e) {
+    const report = reportError(e);
+    for (const line of report.lines) quietOut.error(line);
+    quietOut.error("try --help");
+    return report.code;
+  }
+  if (cfg.help) {
+    await quietOut.write(helpText());
+    return ExitCode.OK;
+  }
+  if (cfg.version) {
+    await quietOut.write(`wsnc ${VERSION}\n`);
+    return ExitCode.OK;
+  }
+
+  const lineMode = !cfg.binary && !cfg.raw && !cfg.json && !cfg.base64;
+  const prompt = lineMode && !cfg.oneMessage &&
+    isTerminal(Deno.stdin) && isTerminal(Deno.stdout);
+  // main() owns stdout from here on: release the writer of the first Output.
+  await quietOut.release();
+  const output = new Output(Deno.stdout.writable, Deno.stderr, {
+    prompt,
+    quiet: cfg.quiet,
+  });
+  const mode: InputMode = cfg.oneMessage
+    ? "all"
+    : cfg.binary || cfg.raw
+    ? "chunks"
+    : "lines";
+  const input = cfg.echo
+    ? null
+    : new InputSource(Deno.stdin.readable, mode, cfg.chunkSize);
+  const ctx: ModeContext = { input, output, onInterrupt: null };
+
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1 || ctx.onInterrupt === null) {
+      Deno.exit(ExitCode.INTERRUPTED);
+    }
+    ctx.onInterrupt();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    const code = cfg.mode === "listen"
+      ? await runListen(cfg, ctx)
+      : await runClient(cfg, ctx);
+    await output.flush();
+    return code;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+}

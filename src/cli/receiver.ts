@@ -1,0 +1,213 @@
+/**
+ * What the CLI does with every received frame piece: print it in the
+ * selected format, report control frames, echo messages back.
+ *
+ * @module
+ */
+
+import {
+  flagNames,
+  type FrameMeta,
+  type WebSocketConnection,
+  WS,
+} from "../../mod.ts";
+import { CliError, ExitCode } from "./exit.ts";
+import { concat } from "./input.ts";
+import type { Output } from "./output.ts";
+
+/** How received data is printed. */
+export type PrintMode =
+  | "lines" // each message + "\n"
+  | "binary" // raw bytes, no separators
+  | "base64" // binary messages as base64 lines, text as lines
+  | "json" // each piece as a JSON line with its metadata
+  | "raw" // undecoded bytes (raw mode)
+  | "echo"; // nothing printed; every message is sent back
+
+/** Callbacks into the session. */
+export interface ReceiverHooks {
+  /** A whole data message was received; `count` is how many so far. */
+  onMessage(count: number): void;
+  /** A pong arrived. */
+  onPong(): void;
+  /** The peer's close frame arrived. */
+  onClose(): void;
+}
+
+/** Options of {@linkcode Receiver}. */
+export interface ReceiverOptions {
+  mode: PrintMode;
+  /** Print nothing after this many messages (-1, --max-messages). */
+  limit?: number;
+  /** Trace control frames (-v). */
+  verbose: boolean;
+  /** Report pings and pongs (-P). */
+  showPingPong: boolean;
+}
+
+/** Largest message assembled for --base64 and --echo. */
+const MAX_ASSEMBLED = 64 * 1024 * 1024;
+const CONTROL = WS.PING | WS.PONG | WS.CLOSE;
+const decoder = new TextDecoder();
+
+/** Base64 of bytes of any size. */
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  const step = 0x8000;
+  for (let i = 0; i < bytes.length; i += step) {
+    s += String.fromCharCode(...bytes.subarray(i, i + step));
+  }
+  return btoa(s);
+}
+
+/** Bytes of a base64 string; throws a CliError when it is not base64. */
+export function fromBase64(text: string): Uint8Array {
+  let raw: string;
+  try {
+    raw = atob(text.replace(/\s+/g, ""));
+  } catch {
+    throw new CliError(ExitCode.USAGE, "input is not valid base64");
+  }
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Code and reason of a close frame's payload, for display only (the library
+ * has validated it by the time the piece is delivered).
+ */
+export function describeClose(payload: Uint8Array): string {
+  if (payload.length < 2) return "(no code)";
+  const code = (payload[0] << 8) | payload[1];
+  const reason = decoder.decode(payload.subarray(2));
+  return reason ? `${code} ${JSON.stringify(reason)}` : `${code}`;
+}
+
+/** Control frame payloads shown as text when printable, else as base64. */
+function showPayload(payload: Uint8Array): string {
+  if (payload.length === 0) return "";
+  const text = decoder.decode(payload);
+  // deno-lint-ignore no-control-regex
+  return /^[^\x00-\x1f\x7f\ufffd]*$/.test(text)
+    ? ` ${JSON.stringify(text)}`
+    : ` base64:${toBase64(payload)}`;
+}
+
+/** Handles every piece delivered by `conn.perform()`. */
+export class Receiver {
+  /** Whole data messages received so far. */
+  messages = 0;
+  #options: ReceiverOptions;
+  #out: Output;
+  #hooks: ReceiverHooks;
+  /** Inside a message: its first piece has been printed. */
+  #inMessage = false;
+  #parts: Uint8Array[] = [];
+  #size = 0;
+  /** Text pieces may split a UTF-8 sequence; JSON needs whole characters. */
+  #jsonText = new TextDecoder();
+
+  /** A receiver printing to `out` and reporting to `hooks`. */
+  constructor(options: ReceiverOptions, out: Output, hooks: ReceiverHooks) {
+    this.#options = options;
+    this.#out = out;
+    this.#hooks = hooks;
+  }
+
+  /** The `perform()` callback. */
+  onFrame = async (
+    data: Uint8Array,
+    meta: FrameMeta,
+    conn: WebSocketConnection,
+  ): Promise<void> => {
+    const mode = this.#options.mode;
+    if (mode === "raw") {
+      await this.#out.write(data);
+      return;
+    }
+    if (meta.flags & CONTROL) {
+      await this.#control(data, meta);
+      return;
+    }
+    const last = meta.bytesleft === 0 && (meta.flags & WS.CONT) === 0;
+    const limit = this.#options.limit;
+    if (limit !== undefined && this.messages >= limit) return;
+    if (mode === "json") {
+      await this.#json(data, meta, last);
+    } else if (
+      mode === "echo" || (mode === "base64" && meta.flags & WS.BINARY)
+    ) {
+      this.#collect(data);
+      if (last) {
+        const whole = concat(this.#parts);
+        this.#parts = [];
+        this.#size = 0;
+        if (mode === "echo") {
+          await conn.send(whole, meta.flags & (WS.TEXT | WS.BINARY));
+        } else {
+          await this.#out.beginMessage();
+          await this.#out.write(toBase64(whole));
+          await this.#out.endMessage();
+        }
+      }
+    } else {
+      if (!this.#inMessage && mode !== "binary") {
+        await this.#out.beginMessage();
+      }
+      this.#inMessage = true;
+      await this.#out.write(data);
+      if (last && mode !== "binary") await this.#out.endMessage();
+    }
+    if (last) {
+      this.#inMessage = false;
+      this.#hooks.onMessage(++this.messages);
+    }
+  };
+
+  #collect(data: Uint8Array): void {
+    this.#size += data.length;
+    if (this.#size > MAX_ASSEMBLED) {
+      throw new CliError(
+        ExitCode.PROTOCOL,
+        `message larger than ${MAX_ASSEMBLED} bytes`,
+      );
+    }
+    this.#parts.push(data.slice());
+  }
+
+  async #json(data: Uint8Array, meta: FrameMeta, last: boolean) {
+    const record: Record<string, unknown> = {
+      flags: flagNames(meta.flags),
+      offset: meta.offset,
+      bytesleft: meta.bytesleft,
+      len: meta.len,
+      data: meta.flags & WS.TEXT
+        ? this.#jsonText.decode(data, { stream: !last })
+        : toBase64(data),
+    };
+    if (meta.flags & WS.CLOSE && data.length >= 2) {
+      record.code = (data[0] << 8) | data[1];
+      record.reason = decoder.decode(data.subarray(2));
+    }
+    await this.#out.write(JSON.stringify(record) + "\n");
+  }
+
+  async #control(data: Uint8Array, meta: FrameMeta): Promise<void> {
+    const { verbose, showPingPong, mode } = this.#options;
+    const whole = meta.offset === 0 && meta.bytesleft === 0;
+    if (mode === "json") await this.#json(data, meta, true);
+    if (meta.flags & WS.CLOSE) {
+      if (verbose) {
+        this.#out.trace(`< CLOSE ${whole ? describeClose(data) : ""}`);
+      }
+      if (meta.bytesleft === 0) this.#hooks.onClose();
+      return;
+    }
+    const name = meta.flags & WS.PING ? "PING" : "PONG";
+    if (verbose || showPingPong) {
+      this.#out.trace(`< ${name}${showPayload(data)}`);
+    }
+    if (meta.flags & WS.PONG && meta.bytesleft === 0) this.#hooks.onPong();
+  }
+}
