@@ -127,5 +127,6 @@ export function parseClosePayload(payload: Uint8Array): ClosePayload {
       { closeCode: CloseCode.INVALID_PAYLOAD },
     );
   }
-  return { code, reason: new TextDecoder().decode(reasonBytes) };
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  return { code, reason: decoder.decode(reasonBytes) };
 }

@@ -114,7 +114,8 @@ const MAX_PIECE = Number.MAX_SAFE_INTEGER;
 const CONTROL_FLAGS = WS.CLOSE | WS.PING | WS.PONG;
 
 const encoder = new TextEncoder();
-const textDecoder = new TextDecoder();
+// ignoreBOM: a leading U+FEFF is message content, not a byte order mark.
+const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * FIFO lock, so concurrent readers take turns piece by piece. Taking a free

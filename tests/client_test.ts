@@ -198,6 +198,18 @@ Deno.test("recv: fragments with empty parts, a pong and a ping between fragments
   });
 });
 
+Deno.test("messages: a text message that is only U+FEFF keeps it", async () => {
+  await withServer(async (peer) => {
+    await peer.sendFrame({
+      opcode: OP.TEXT,
+      payload: new Uint8Array([0xef, 0xbb, 0xbf]),
+    });
+    await peer.echoUntilClose();
+  }, async (conn) => {
+    assert.equal(await conn.receive(), "\uFEFF");
+  });
+});
+
 Deno.test("recv: frames written one byte at a time, and bytes glued to the 101", async () => {
   const server = startScriptedServer(async (peer) => {
     await peer.accept({ trailing: new Uint8Array([0x81, 0x02, 0x68, 0x69]) });

@@ -84,3 +84,8 @@ Deno.test("close: received payload errors carry the right close code", () => {
   assert.equal(code([0x03, 0xe8, 0xce]), 1007); // truncated reason
   assert.equal(code([0x0f, 0x9f]), "ok"); // 3999
 });
+
+Deno.test("close: a leading U+FEFF in the reason is kept", () => {
+  const payload = new Uint8Array([0x03, 0xe8, 0xef, 0xbb, 0xbf, 0x61]);
+  assert.equal(parseClosePayload(payload).reason, "\uFEFFa");
+});
