@@ -106,7 +106,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   "unix-socket": {
     type: "string",
     arg: "PATH",
-    help: "connect to a Unix socket (needs --allow-read)",
+    help: "connect to a Unix socket (see the README for permissions)",
   },
   "cacert": {
     type: "string",

@@ -83,6 +83,11 @@ export async function main(args: string[]): Promise<number> {
       : await runClient(cfg, ctx);
     await output.flush();
     return code;
+  } catch (e) {
+    // Never a stack trace: whatever escaped the modes is one line too.
+    const report = reportError(e);
+    for (const line of report.lines) output.error(line);
+    return report.code;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
   }

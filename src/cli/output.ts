@@ -39,6 +39,8 @@ export class Output {
     options: OutputOptions,
   ) {
     this.#writer = stdout.getWriter();
+    // A closed stdout (EPIPE) also rejects `closed`; write() reports it.
+    this.#writer.closed.catch(() => {});
     this.#stderr = stderr;
     this.#prompt = options.prompt;
     this.#quiet = options.quiet;
@@ -99,9 +101,9 @@ export class Output {
     }
   }
 
-  /** Waits for pending stdout writes. */
+  /** Waits for pending stdout writes; a broken stdout was already reported by write(). */
   async flush(): Promise<void> {
-    await this.#writer.ready;
+    await this.#writer.ready.catch(() => {});
   }
 
   /** Gives stdout back, so that another Output can write to it. */
