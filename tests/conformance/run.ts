@@ -1,0 +1,135 @@
+/**
+ * Runs the conformance suite against echo clients and reports, Autobahn
+ * style.
+ *
+ * ```sh
+ * deno run --allow-net=127.0.0.1 --allow-run=deno --allow-read=. \
+ *   --allow-write=. --allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE \
+ *   tests/conformance/run.ts [--client wsnc,deno,ws] [--case 5.6,6.4] \
+ *   [--json FILE] [--html FILE] [--markdown FILE] [--verbose] [--server-role]
+ * ```
+ *
+ * `--server-role` flips the suite: the clients named are then echo
+ * *servers* (wsnc's `acceptWebSocket`, `Deno.serve`, ws's
+ * `WebSocketServer`) and the scripted side is the client.
+ *
+ * Exit status: 0 when no case FAILED or was NON-STRICT for the first
+ * client, 1 otherwise (so it can gate CI with `--client wsnc`).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { allCases, selectCases, serverRoleCases } from "./cases/mod.ts";
+import { runServerRole } from "./lib/flip.ts";
+import type { CaseResult } from "./lib/server.ts";
+import { runSuite } from "./lib/runner.ts";
+import { timing } from "./lib/judge.ts";
+import { htmlReport, markdownTable, textReport } from "./lib/report.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    client: { type: "string", default: "wsnc,deno,ws" },
+    case: { type: "string" },
+    json: { type: "string" },
+    html: { type: "string" },
+    markdown: { type: "string" },
+    verbose: { type: "boolean", default: false },
+    "fail-fast-pause": { type: "string" },
+    reaction: { type: "string" },
+    list: { type: "boolean", default: false },
+    "server-role": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(
+    "usage: run.ts [--client wsnc,deno,ws] [--case PREFIX[,PREFIX]] [--json FILE] [--html FILE] [--markdown FILE]\n" +
+      "              [--fail-fast-pause MS (500)] [--reaction MS (1000)] [--server-role] [--list] [--verbose]",
+  );
+  Deno.exit(0);
+}
+
+if (values["fail-fast-pause"]) {
+  timing.failFastPauseMs = Number(values["fail-fast-pause"]);
+}
+if (values.reaction) timing.reactionMs = Number(values.reaction);
+
+const serverRole = values["server-role"];
+const cases = selectCases(
+  values.case?.split(",").map((s) => s.trim()).filter(Boolean),
+  serverRole ? serverRoleCases : allCases,
+);
+if (values.list) {
+  for (const c of cases) console.log(`${c.id.padEnd(8)} ${c.description}`);
+  Deno.exit(0);
+}
+if (cases.length === 0) {
+  console.error(`no case matches ${values.case}`);
+  Deno.exit(2);
+}
+const clients = values.client.split(",").map((s) => s.trim()).filter(Boolean);
+const started = performance.now();
+const onResult = (r: CaseResult, done: number, total: number) => {
+  if (
+    r.verdict !== "OK" && r.verdict !== "INFORMATIONAL" &&
+    r.verdict !== "UNIMPLEMENTED"
+  ) {
+    console.error(`  ${r.id} ${r.verdict}: ${r.reason}`);
+  }
+  if (done % 50 === 0 || done === total) console.error(`  ${done}/${total}`);
+};
+let results: Record<string, CaseResult[]>;
+if (serverRole) {
+  results = {};
+  for (const name of clients) {
+    console.error(
+      `running ${cases.length} case(s) against the ${name} server (roles flipped) …`,
+    );
+    results[`${name} (server)`] = await runServerRole(name, cases, {
+      onResult,
+    });
+  }
+} else {
+  results = await runSuite(clients, cases, {
+    verbose: values.verbose,
+    onClientStart: (name) =>
+      console.error(`running ${cases.length} case(s) against ${name} …`),
+    onResult,
+  });
+}
+
+console.log(textReport(results));
+console.log(
+  `\n${cases.length} case(s) × ${clients.length} client(s) in ${
+    ((performance.now() - started) / 1000).toFixed(1)
+  } s`,
+);
+
+if (values.json) {
+  await Deno.writeTextFile(
+    values.json,
+    JSON.stringify(
+      { generated: new Date().toISOString(), clients: results },
+      null,
+      1,
+    ),
+  );
+  console.log(`JSON written to ${values.json}`);
+}
+if (values.html) {
+  await Deno.writeTextFile(values.html, htmlReport(results));
+  console.log(`HTML written to ${values.html}`);
+}
+if (values.markdown) {
+  await Deno.writeTextFile(values.markdown, markdownTable(results) + "\n");
+  console.log(`Markdown table written to ${values.markdown}`);
+}
+
+const first = Object.values(results)[0] ?? [];
+const bad = first.filter((r) =>
+  r.verdict === "FAILED" || r.verdict === "NON-STRICT"
+);
+Deno.exit(bad.length > 0 ? 1 : 0);
