@@ -107,13 +107,25 @@ Deno.test("utf8: mutated multi-byte text under random chunking agrees with TextD
   const fatal = new TextDecoder("utf-8", { fatal: true });
   let seed = 987654;
   const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
-  const alphabet = ["a", "é", "ж", "€", "中", "😀", "\u{10FFFF}", "\uFFFF", " "];
+  const alphabet = [
+    "a",
+    "é",
+    "ж",
+    "€",
+    "中",
+    "😀",
+    "\u{10FFFF}",
+    "\uFFFF",
+    " ",
+  ];
   for (let round = 0; round < 3000; round++) {
     let text = "";
     const n = rnd() % 40;
     for (let i = 0; i < n; i++) text += alphabet[rnd() % alphabet.length];
     const buf = new TextEncoder().encode(text);
-    if (buf.length > 0 && rnd() % 3 !== 0) buf[rnd() % buf.length] = rnd() & 0xff;
+    if (buf.length > 0 && rnd() % 3 !== 0) {
+      buf[rnd() % buf.length] = rnd() & 0xff;
+    }
     let ok = true;
     try {
       fatal.decode(buf);
@@ -127,6 +139,10 @@ Deno.test("utf8: mutated multi-byte text under random chunking agrees with TextD
       if (v.push(buf.subarray(i, i + len)) !== -1) valid = false;
       i += len;
     }
-    assert.equal(valid && v.complete, ok, `round ${round}: ${[...buf].map((b) => b.toString(16)).join(" ")}`);
+    assert.equal(
+      valid && v.complete,
+      ok,
+      `round ${round}: ${[...buf].map((b) => b.toString(16)).join(" ")}`,
+    );
   }
 });
