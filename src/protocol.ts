@@ -600,32 +600,13 @@ export class Protocol {
         data,
       );
     }
-    if (this.closeSent) {
-      throw new WebSocketError(
-        "CLOSED",
-        "cannot send data after a close frame",
-      );
-    }
-    if (type === 0) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        "flags name no frame type (TEXT, BINARY, CLOSE, PING or PONG)",
-      );
-    }
-    let opcode: number;
-    if (this.#txMessage !== 0) {
-      if (type !== this.#txMessage) {
-        throw new WebSocketError(
-          "INVALID_ARGUMENT",
-          "fragment type differs from the message being sent",
-        );
-      }
-      opcode = Opcode.CONTINUATION;
-    } else {
-      opcode = type === WS.TEXT ? Opcode.TEXT : Opcode.BINARY;
-    }
+    this.#checkDataFlags(flags);
+    const opcode = this.#txMessage !== 0
+      ? Opcode.CONTINUATION
+      : type === WS.TEXT
+      ? Opcode.TEXT
+      : Opcode.BINARY;
     const fin = (flags & WS.CONT) === 0;
-    this.#txMessage = fin ? 0 : type;
     let total = data.length;
     if (flags & WS.OFFSET) {
       if (!Number.isSafeInteger(fragsize) || fragsize < data.length) {
@@ -636,6 +617,7 @@ export class Protocol {
       }
       total = fragsize;
     }
+    this.#txMessage = fin ? 0 : type;
     const key = this.role === "client" ? this.#keys.next() : null;
     const hlen = headerSize(total, key !== null);
     const size = hlen + data.length;
@@ -675,6 +657,10 @@ export class Protocol {
     flags: number,
   ): { payload: Uint8Array; rsv: number } {
     const pmd = this.#deflate;
+    // Reject bad flags before the compressor's state moves on.
+    if (pmd !== null && !(flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET))) {
+      this.#checkDataFlags(flags);
+    }
     const fin = (flags & WS.CONT) === 0;
     if (pmd === null || flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET)) {
       return { payload: data, rsv: 0 };
@@ -694,6 +680,37 @@ export class Protocol {
     }
     this.#txCompressed = true;
     return { payload: pmd.deflateChunk(data, false), rsv: 4 };
+  }
+
+  /** Throws for a data frame `flags` that cannot be sent now. */
+  #checkDataFlags(flags: number): void {
+    if (this.#txFrameLeft > 0) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        `a partial frame still needs ${this.#txFrameLeft} bytes; continue it with WS.OFFSET`,
+      );
+    }
+    if (this.closeSent) {
+      throw new WebSocketError(
+        "CLOSED",
+        "cannot send data after a close frame",
+      );
+    }
+    const type = flags & (WS.TEXT | WS.BINARY);
+    if (type === 0 || type === (WS.TEXT | WS.BINARY)) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        type === 0
+          ? "flags name no frame type (TEXT, BINARY, CLOSE, PING or PONG)"
+          : `flags 0x${flags.toString(16)} name more than one frame type`,
+      );
+    }
+    if (this.#txMessage !== 0 && type !== this.#txMessage) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "fragment type differs from the message being sent",
+      );
+    }
   }
 
   #continuePartial(data: Uint8Array, out?: Uint8Array): Uint8Array {
