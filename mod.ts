@@ -36,7 +36,7 @@ export {
   type WebSocketErrorCode,
   type WebSocketErrorInit,
 } from "./src/errors.ts";
-export { CloseCode } from "./src/close.ts";
+export { CloseCode, isValidCloseCode } from "./src/close.ts";
 export { connect, type ConnectOptions } from "./src/client.ts";
 export {
   type CloseInfo,

@@ -55,6 +55,11 @@ export interface ConnectOptions extends ConnectionOptions {
   proxy?: string | URL | false;
   /** Connect to this Unix socket; the URL still gives Host and path. */
   unixSocket?: string;
+  /**
+   * Called with each upgrade request head (the exact text, CRLF line ends)
+   * just before it is written, once per redirect hop: logging like `curl -v`.
+   */
+  onRequest?(head: string, url: URL): void;
 }
 
 /** Normalizes a WebSocket URL: ws/wss, or http/https mapped to them. */
@@ -122,6 +127,26 @@ export function proxyFromEnv(url: URL): string | undefined {
 }
 
 const BODY_PREVIEW = 1024;
+
+/** Header name/value pairs in the caller's spelling, checked for validity. */
+function headerPairs(init: HeadersInit | undefined): [string, string][] {
+  if (init === undefined) return [];
+  try {
+    new Headers(init); // throws on invalid names or values
+  } catch (e) {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      `invalid header: ${(e as Error).message}`,
+    );
+  }
+  if (init instanceof Headers) return [...init];
+  if (Array.isArray(init)) {
+    return init.map(([k, v]) => [k, String(v).trim()] as [string, string]);
+  }
+  return Object.entries(init as Record<string, string>).map((
+    [k, v],
+  ) => [k, String(v).trim()] as [string, string]);
+}
 
 /**
  * Opens a WebSocket connection: TCP (or a proxy tunnel or Unix socket), TLS
@@ -246,28 +271,28 @@ async function attempt(
   options: ConnectOptions,
   signal: AbortSignal,
 ): Promise<WebSocketConnection> {
-  const headers = new Headers(options.headers);
+  let headers = headerPairs(options.headers);
+  const has = (name: string) => headers.some(([k]) => k.toLowerCase() === name);
   // Credentials go only to the host the caller named (curl's rule).
   if (url.host === original.host) {
-    if (original.username && !headers.has("authorization")) {
-      headers.set(
-        "authorization",
-        basicAuth(
-          decodeURIComponent(original.username),
-          decodeURIComponent(original.password),
-        ),
+    let authorization: string | undefined;
+    if (original.username) {
+      authorization = basicAuth(
+        decodeURIComponent(original.username),
+        decodeURIComponent(original.password),
       );
-    } else if (options.auth && !headers.has("authorization")) {
-      headers.set(
-        "authorization",
-        basicAuth(options.auth.username, options.auth.password),
-      );
-    } else if (options.bearer && !headers.has("authorization")) {
-      headers.set("authorization", `Bearer ${options.bearer}`);
+    } else if (options.auth) {
+      authorization = basicAuth(options.auth.username, options.auth.password);
+    } else if (options.bearer) {
+      authorization = `Bearer ${options.bearer}`;
+    }
+    if (authorization && !has("authorization")) {
+      headers.push(["Authorization", authorization]);
     }
   } else {
-    headers.delete("authorization");
-    headers.delete("cookie");
+    headers = headers.filter(([k]) =>
+      !["authorization", "cookie"].includes(k.toLowerCase())
+    );
   }
   const requestUrl = new URL(url);
   requestUrl.username = "";
@@ -300,6 +325,7 @@ async function attempt(
   try {
     return await withAbort(
       (async () => {
+        options.onRequest?.(request, requestUrl);
         await writeAll(conn, new TextEncoder().encode(request));
         const { head, rest } = await readResponseHead(conn);
         if (head.status !== 101) {

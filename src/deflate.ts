@@ -672,6 +672,8 @@ export class PerMessageDeflate {
   #inflatePos = 0;
   #inflating = false;
   #inflatedSize = 0;
+  /** Compressed bytes received for the current message. */
+  #inflateInputSize = 0;
   /** The peer's DEFLATE stream ended with a BFINAL block in this message. */
   #streamEnded = false;
   #failed: WebSocketError | null = null;
@@ -742,12 +744,17 @@ export class PerMessageDeflate {
     if (!this.#inflating) {
       this.#inflating = true;
       this.#inflatedSize = 0;
+      this.#inflateInputSize = 0;
       this.#streamEnded = false;
     }
+    this.#inflateInputSize += piece.length;
     const out: Uint8Array[] = [];
     try {
       this.#inflateInput(piece, out);
-      if (last) this.#inflateInput(TAIL, out);
+      // A message without a single payload byte is empty (RFC 7692 asks for
+      // 0x00, but some senders send nothing): the tail alone would leave
+      // zlib inside a stored-block header and break the next message.
+      if (last && this.#inflateInputSize > 0) this.#inflateInput(TAIL, out);
     } catch (err) {
       if (err instanceof WebSocketError) this.#failed = err;
       throw err;

@@ -57,8 +57,8 @@ export interface UpgradeRequest {
   origin?: string;
   /** `Sec-WebSocket-Extensions` offer. */
   extensions?: string;
-  /** Extra headers; they cannot replace the ones the handshake owns. */
-  headers?: Headers;
+  /** Extra headers as name/value pairs (written in the given case); they cannot replace the ones the handshake owns. */
+  headers?: Iterable<[string, string]>;
 }
 
 /** Headers the handshake sets itself; callers may not override them. */
@@ -119,14 +119,15 @@ export function buildRequest(req: UpgradeRequest): string {
   if (req.extensions) lines.push(`Sec-WebSocket-Extensions: ${req.extensions}`);
   if (req.headers) {
     for (const [name, value] of req.headers) {
-      if (RESERVED_REQUEST_HEADERS.has(name)) {
+      const lower = name.toLowerCase();
+      if (RESERVED_REQUEST_HEADERS.has(lower)) {
         throw new WebSocketError(
           "INVALID_ARGUMENT",
           `header ${name} is set by the handshake and cannot be given`,
         );
       }
-      if (name === "origin" && req.origin !== undefined) continue;
-      if (name === "sec-websocket-protocol" && req.protocols?.length) continue;
+      if (lower === "origin" && req.origin !== undefined) continue;
+      if (lower === "sec-websocket-protocol" && req.protocols?.length) continue;
       lines.push(`${name}: ${value}`);
     }
   }

@@ -100,7 +100,9 @@ Deno.test("recv: text and binary frames of lengths 0, 125, 126, 127, 65535, 6553
       const b = await recvMessage(conn, 1000);
       assert.deepEqual(b.data, new Uint8Array(n).map((_, i) => i & 0xff));
       assert.ok(b.metas.every((m) => m.flags === WS.BINARY));
-      assert.equal(b.metas.length, Math.max(1, Math.ceil(n / 1000)));
+      // A read boundary may split a piece further, never merge two.
+      assert.ok(b.metas.length >= Math.max(1, Math.ceil(n / 1000)));
+      assert.ok(b.metas.every((m) => m.len <= 1000));
     }
   });
 });

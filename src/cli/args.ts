@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { isValidCloseCode } from "../../mod.ts";
 import { CliError, ExitCode } from "./exit.ts";
 
 /** Everything the command line asked for, validated; times are in ms. */
@@ -358,11 +359,6 @@ export function normalizeUrl(value: string): string {
  * Close codes an endpoint may send (RFC 6455 §7.4). The library checks this
  * too, but only when the close is sent; checking here fails before connecting.
  */
-function sendableCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999);
-}
-
 /** Parses the command line; throws a usage {@linkcode CliError} when it is wrong. */
 export function parseCommandLine(args: string[]): Config {
   const options: Record<
@@ -437,7 +433,7 @@ export function parseCommandLine(args: string[]): Config {
   }
   const closeCode = integer("close-code", str("close-code"), 1000, 4999) ??
     1000;
-  if (!sendableCloseCode(closeCode)) {
+  if (!isValidCloseCode(closeCode)) {
     throw usage(
       `--close-code ${closeCode} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)`,
     );

@@ -7,6 +7,7 @@
 import {
   connect,
   type ConnectOptions,
+  type RequestHead,
   type WebSocketConnection,
   WebSocketError,
 } from "../../mod.ts";
@@ -74,12 +75,8 @@ export async function connectOptions(
   return options;
 }
 
-/**
- * The request as -v shows it. The library does not expose the request it
- * wrote, so this lists what the handshake sends (RFC 6455 §4.1) plus our
- * flags; the random key is not known here.
- */
-function traceRequest(cfg: Config, out: Output): void {
+/** -v: where we connect, and each upgrade request exactly as written. */
+function traceConnect(cfg: Config, out: Output): void {
   const url = new URL(cfg.url);
   out.trace(
     `* connecting to ${
@@ -88,22 +85,17 @@ function traceRequest(cfg: Config, out: Output): void {
       cfg.proxy ? ` through proxy ${new URL(cfg.proxy).host}` : ""
     }`,
   );
-  out.trace(`> GET ${url.pathname || "/"}${url.search} HTTP/1.1`);
-  out.trace(`> Host: ${url.host}`);
-  out.trace("> Upgrade: websocket");
-  out.trace("> Connection: Upgrade");
-  out.trace("> Sec-WebSocket-Key: (random)");
-  out.trace("> Sec-WebSocket-Version: 13");
-  if (cfg.protocols.length > 0) {
-    out.trace(`> Sec-WebSocket-Protocol: ${cfg.protocols.join(", ")}`);
+}
+
+function traceRequest(out: Output, head: string): void {
+  for (const line of head.split("\r\n").slice(0, -1)) {
+    // Credentials stay off the terminal.
+    out.trace(
+      `>${line ? " " : ""}${
+        line.replace(/^(authorization:\s*\S+).*/i, "$1 (hidden)")
+      }`,
+    );
   }
-  if (cfg.compress) {
-    out.trace("> Sec-WebSocket-Extensions: (permessage-deflate offer)");
-  }
-  if (cfg.origin !== undefined) out.trace(`> Origin: ${cfg.origin}`);
-  if (cfg.user || url.username) out.trace("> Authorization: Basic (hidden)");
-  for (const [name, value] of cfg.headers) out.trace(`> ${name}: ${value}`);
-  out.trace(">");
 }
 
 function statusLine(status: number, statusText?: string): string {
@@ -160,7 +152,10 @@ export async function runClient(
   }
   try {
     const options = await connectOptions(cfg, controller.signal);
-    if (cfg.verbose) traceRequest(cfg, out);
+    if (cfg.verbose) {
+      traceConnect(cfg, out);
+      options.onRequest = (head) => traceRequest(out, head);
+    }
     let conn: WebSocketConnection;
     try {
       conn = await connect(cfg.url, options);
