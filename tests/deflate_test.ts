@@ -1008,3 +1008,20 @@ Deno.test("close: idempotent, later use is CLOSED", () => {
 Deno.test("compressionSupported: synchronous zlib works in this runtime", () => {
   assert.equal(compressionSupported(), true);
 });
+
+Deno.test("inflate: an empty compressed payload is an empty message and leaves the stream usable", () => {
+  const sender = new PerMessageDeflate(TAKEOVER, "server", { threshold: 0 });
+  const receiver = new PerMessageDeflate(TAKEOVER, "client");
+  try {
+    assert.deepEqual(
+      concat(receiver.inflate(new Uint8Array(0), true)),
+      new Uint8Array(0),
+    );
+    const hello = new TextEncoder().encode("hello hello hello");
+    const packed = sender.deflate(hello)!;
+    assert.deepEqual(concat(receiver.inflate(packed, true)), hello);
+  } finally {
+    sender.close();
+    receiver.close();
+  }
+});
