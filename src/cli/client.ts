@@ -7,7 +7,6 @@
 import {
   connect,
   type ConnectOptions,
-  type RequestHead,
   type WebSocketConnection,
   WebSocketError,
 } from "../../mod.ts";
