@@ -110,6 +110,13 @@ const SEND_CHUNK = 256 * 1024;
 const QUEUE_HIGH_WATER = 256 * 1024;
 /** Small frames queued together are copied into one write up to this size. */
 const COALESCE_LIMIT = 64 * 1024;
+/**
+ * Frames up to about this size are encoded straight into a staging buffer
+ * that is written as a whole: no allocation per frame and no copy to
+ * coalesce them. Two such buffers alternate: one fills while the other is
+ * being written.
+ */
+const STAGE_SIZE = 64 * 1024;
 const MAX_PIECE = Number.MAX_SAFE_INTEGER;
 const CONTROL_FLAGS = WS.CLOSE | WS.PING | WS.PONG;
 
@@ -195,6 +202,8 @@ export class WebSocketConnection {
   #leftover: Uint8Array | null;
   #readLock = new Lock();
   #performing = false;
+  /** A read error found by #pullBuffered, reported by the next #pull. */
+  #pendingError: unknown = null;
   #meta: FrameMeta | null = null;
 
   /** First error a caller saw; later calls get CLOSED. */
@@ -207,6 +216,11 @@ export class WebSocketConnection {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #scratch: Uint8Array | null = null;
+  #stage: Uint8Array | null = null;
+  #spareStage: Uint8Array | null = null;
+  /** Staged bytes from #stageStart to #stageEnd are not in #queue yet. */
+  #stageStart = 0;
+  #stageEnd = 0;
   #queueDone: PromiseWithResolvers<void> | null = null;
   #writing = false;
   #writeError: WebSocketError | null = null;
@@ -288,19 +302,44 @@ export class WebSocketConnection {
    * }
    * ```
    */
-  async recv(buffer: Uint8Array): Promise<RecvResult> {
+  recv(buffer: Uint8Array): Promise<RecvResult> {
     if (this.#performing) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        "recv() cannot be used while perform() delivers frames",
+      return Promise.reject(
+        new WebSocketError(
+          "INVALID_ARGUMENT",
+          "recv() cannot be used while perform() delivers frames",
+        ),
       );
     }
     if (buffer.length === 0) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        "recv() needs a buffer of at least 1 byte",
+      return Promise.reject(
+        new WebSocketError(
+          "INVALID_ARGUMENT",
+          "recv() needs a buffer of at least 1 byte",
+        ),
       );
     }
+    // Fast path: a piece already buffered is handed over without I/O or
+    // extra promise hops.
+    const lock = this.#readLock;
+    if (!this.#raw && !this.#failure && !this.#finished && lock.tryAcquire()) {
+      let piece: Piece | null;
+      try {
+        piece = this.#readBuffered(buffer.length);
+      } catch (e) {
+        lock.release();
+        return this.#readFailedWith(e);
+      }
+      lock.release();
+      if (piece) {
+        buffer.set(piece.data);
+        return Promise.resolve({ n: piece.data.length, meta: piece.meta });
+      }
+    }
+    return this.#recvSlow(buffer);
+  }
+
+  async #recvSlow(buffer: Uint8Array): Promise<RecvResult> {
     const lock = this.#readLock;
     if (!lock.tryAcquire()) await lock.acquire();
     try {
@@ -345,7 +384,7 @@ export class WebSocketConnection {
     for (;;) {
       let piece: Piece;
       try {
-        piece = await this.#pull(MAX_PIECE);
+        piece = this.#pullBuffered() ?? await this.#pull(MAX_PIECE);
       } catch (e) {
         // A finished close handshake ends the message stream quietly.
         if (
@@ -449,7 +488,7 @@ export class WebSocketConnection {
       for (;;) {
         let piece: Piece;
         try {
-          piece = await this.#pull(MAX_PIECE);
+          piece = this.#pullBuffered() ?? await this.#pull(MAX_PIECE);
         } catch (e) {
           if (
             e instanceof WebSocketError &&
@@ -491,6 +530,11 @@ export class WebSocketConnection {
 
   /** Next piece from the transport (the caller holds the read lock). */
   async #pull(max: number): Promise<Piece> {
+    if (this.#pendingError !== null) {
+      const e = this.#pendingError;
+      this.#pendingError = null;
+      return await this.#readFailedWith(e);
+    }
     for (;;) {
       if (this.#failure || this.#finished) throw this.#takeFailure();
       if (this.#raw) {
@@ -503,21 +547,11 @@ export class WebSocketConnection {
       }
       let piece: Piece | null;
       try {
-        piece = this.#proto.read(max);
+        piece = this.#readBuffered(max);
       } catch (e) {
-        if (e instanceof WebSocketError) {
-          await this.#onProtocolError(e);
-          this.#failureReported = true;
-        }
-        throw e;
+        return await this.#readFailedWith(e);
       }
-      if (this.#proto.hasOutput) this.#flushControl();
-      if (piece) {
-        if (piece.meta.flags & WS.CLOSE && piece.meta.bytesleft === 0) {
-          this.#onPeerClose();
-        }
-        return piece;
-      }
+      if (piece) return piece;
       if (this.#proto.closeReceived) throw closedError();
       if (this.#leftover) {
         this.#proto.feed(this.#leftover);
@@ -526,6 +560,44 @@ export class WebSocketConnection {
       }
       await this.#fill();
     }
+  }
+
+  /**
+   * The next piece from bytes already read, or null when more input is
+   * needed; answers pings and closes as a side effect. Throws the protocol
+   * engine's errors (see #readFailedWith).
+   */
+  #readBuffered(max: number): Piece | null {
+    const piece = this.#proto.read(max);
+    if (this.#proto.hasOutput) this.#flushControl();
+    if (
+      piece !== null && piece.meta.flags & WS.CLOSE &&
+      piece.meta.bytesleft === 0
+    ) this.#onPeerClose();
+    return piece;
+  }
+
+  /**
+   * A buffered piece without awaiting, or null (then use #pull). Protocol
+   * errors are left in the engine for #pull to report properly.
+   */
+  #pullBuffered(): Piece | null {
+    if (this.#raw || this.#failure || this.#finished) return null;
+    try {
+      return this.#readBuffered(MAX_PIECE);
+    } catch (e) {
+      this.#pendingError = e;
+      return null;
+    }
+  }
+
+  /** A protocol violation found while reading: send our close, then reject. */
+  async #readFailedWith(e: unknown): Promise<never> {
+    if (e instanceof WebSocketError) {
+      await this.#onProtocolError(e);
+      this.#failureReported = true;
+    }
+    throw e;
   }
 
   /** Returns the error for a call after the connection failed or closed. */
@@ -711,54 +783,73 @@ export class WebSocketConnection {
    * await conn.send(new Uint8Array(6), WS.BINARY | WS.OFFSET, 0);
    * ```
    */
-  async send(
+  send(
     data: Uint8Array | string,
     flags?: number,
     fragsize = 0,
   ): Promise<number> {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (this.#finished || this.#writeError) {
-      throw this.#writeError ?? closedError();
+    // Not an async function: a frame that only needs queueing resolves
+    // without extra promise hops (the hot path of small messages).
+    try {
+      const bytes = typeof data === "string" ? encoder.encode(data) : data;
+      if (this.#finished || this.#writeError) {
+        throw this.#writeError ?? closedError();
+      }
+      if (this.#raw) return this.#write(bytes).then(() => bytes.length);
+      flags ??= typeof data === "string" ? WS.TEXT : WS.BINARY;
+      if (this.#txBusy) return this.#sendWhenIdle(bytes, flags, fragsize);
+      const proto = this.#proto;
+      if (flags & CONTROL_FLAGS && proto.inPartialFrame) {
+        throw new WebSocketError(
+          "INVALID_ARGUMENT",
+          "finish the partial frame (WS.OFFSET) before sending a control frame",
+        );
+      }
+      let payload = bytes, rsv = 0;
+      if (this.#deflate !== null) {
+        if (flags & WS.OFFSET && proto.compressingMessage) {
+          throw new WebSocketError(
+            "INVALID_ARGUMENT",
+            "a compressed fragmented message cannot continue with a partial frame",
+          );
+        }
+        // With permessage-deflate the payload may shrink into a compressed one.
+        ({ payload, rsv } = proto.compress(bytes, flags));
+      }
+      if (
+        payload.length > STREAM_SEND_MIN &&
+        !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame
+      ) {
+        return this.#sendLarge(payload, flags, rsv).then(() => bytes.length);
+      }
+      const frame = proto.encode(
+        payload,
+        flags,
+        fragsize,
+        this.#stageRoom(),
+        rsv,
+      );
+      const written = this.#write(frame);
+      if (proto.hasOutput && !proto.inPartialFrame) this.#flushControl();
+      // Below the high-water mark the caller may queue more, to share the
+      // next write; a write error then surfaces on the next call.
+      if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
+        return Promise.resolve(bytes.length);
+      }
+      return written.then(() => bytes.length);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    if (this.#raw) {
-      await this.#write(bytes);
-      return bytes.length;
-    }
-    flags ??= typeof data === "string" ? WS.TEXT : WS.BINARY;
+  }
+
+  /** send() after the large frame in progress has been written. */
+  async #sendWhenIdle(
+    bytes: Uint8Array,
+    flags: number,
+    fragsize: number,
+  ): Promise<number> {
     while (this.#txBusy) await this.#txBusy;
-    const proto = this.#proto;
-    if (flags & CONTROL_FLAGS && proto.inPartialFrame) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        "finish the partial frame (WS.OFFSET) before sending a control frame",
-      );
-    }
-    if (flags & WS.OFFSET && proto.compressingMessage) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        "a compressed fragmented message cannot continue with a partial frame",
-      );
-    }
-    // With permessage-deflate the payload may shrink into a compressed one.
-    const { payload, rsv } = proto.compress(bytes, flags);
-    if (
-      payload.length > STREAM_SEND_MIN &&
-      !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame
-    ) {
-      await this.#sendLarge(payload, flags, rsv);
-      return bytes.length;
-    }
-    const frame = proto.encode(payload, flags, fragsize, undefined, rsv);
-    const written = this.#write(frame);
-    if (proto.hasOutput && !proto.inPartialFrame) this.#flushControl();
-    if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
-      // Let the caller queue more: they will share the next write. A write
-      // error surfaces on the next call.
-      written.catch(() => {});
-      return bytes.length;
-    }
-    await written;
-    return bytes.length;
+    return await this.send(bytes, flags, fragsize);
   }
 
   /**
@@ -886,15 +977,44 @@ export class WebSocketConnection {
   #write(bytes: Uint8Array): Promise<void> {
     if (this.#writeError) return Promise.reject(this.#writeError);
     if (this.#finished) return Promise.reject(closedError());
-    this.#queue.push(bytes);
+    const stage = this.#stage;
+    if (
+      stage !== null && bytes.buffer === stage.buffer &&
+      bytes.byteOffset === stage.byteOffset + this.#stageEnd
+    ) {
+      // Encoded in place by #stageRoom(): just extend the staged run.
+      this.#stageEnd += bytes.length;
+    } else {
+      this.#sealStage();
+      this.#queue.push(bytes);
+    }
     this.#queuedBytes += bytes.length;
-    this.#queueDone ??= Promise.withResolvers<void>();
+    if (this.#queueDone === null) {
+      this.#queueDone = Promise.withResolvers<void>();
+      // Callers that do not wait for the write learn of errors on their
+      // next call; the batch's rejection is handled here once.
+      this.#queueDone.promise.catch(() => {});
+    }
     const p = this.#queueDone.promise;
     if (!this.#writing) {
       this.#markTurn();
       this.#runWriter();
     }
     return p;
+  }
+
+  /** Free space at the end of the staging buffer, to encode a frame into. */
+  #stageRoom(): Uint8Array {
+    this.#stage ??= new Uint8Array(STAGE_SIZE);
+    return this.#stage.subarray(this.#stageEnd);
+  }
+
+  /** Moves the staged run into the queue, keeping frames in order. */
+  #sealStage(): void {
+    if (this.#stageEnd > this.#stageStart) {
+      this.#queue.push(this.#stage!.subarray(this.#stageStart, this.#stageEnd));
+      this.#stageStart = this.#stageEnd;
+    }
   }
 
   /**
@@ -924,7 +1044,7 @@ export class WebSocketConnection {
     this.#writing = true;
     let deferred = false;
     try {
-      while (this.#queue.length > 0) {
+      while (this.#queue.length > 0 || this.#stageEnd > this.#stageStart) {
         if (this.#turnBusy && this.#wroteThisTurn) {
           // Frames queued while the last write was in flight: gather the
           // rest of this turn's frames and write them together next turn.
@@ -933,13 +1053,22 @@ export class WebSocketConnection {
           return;
         }
         this.#wroteThisTurn = true;
+        this.#sealStage();
         const parts = this.#queue;
         const done = this.#queueDone!;
         this.#queue = [];
         this.#queueDone = null;
+        // The staging buffer goes out with this batch; fill the other one.
+        const sent = this.#stageEnd > 0 ? this.#stage : null;
+        if (sent) {
+          this.#stage = this.#spareStage;
+          this.#spareStage = null;
+          this.#stageStart = this.#stageEnd = 0;
+        }
         try {
           await this.#writeParts(parts);
           for (const p of parts) this.#queuedBytes -= p.length;
+          if (sent) this.#spareStage = sent;
           done.resolve();
         } catch (e) {
           const err = this.#finished ? closedError() : new WebSocketError(
