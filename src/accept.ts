@@ -12,13 +12,13 @@ import {
   buildAcceptResponse,
   buildErrorResponse,
   computeAccept,
-  findHeadEnd,
+  type findHeadEnd,
   parseRequestHead,
   type RequestHead,
   validateRequest,
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
-import { withAbort, writeAll } from "./transport.ts";
+import { readHttpHead, withAbort, writeAll } from "./transport.ts";
 import {
   loadCompression,
   negotiateOffer,
@@ -79,7 +79,10 @@ export async function acceptWebSocket(
   );
   try {
     const { head, rest } = await withAbort(
-      readRequestHead(conn),
+      readHttpHead(conn, "client").then(({ head, rest }) => ({
+        head: parseRequestHead(head, head.length),
+        rest,
+      })),
       controller.signal,
       () => conn.close(),
     );
@@ -158,32 +161,5 @@ export async function acceptWebSocket(
     );
   } finally {
     clearTimeout(timer);
-  }
-}
-
-async function readRequestHead(
-  conn: Deno.Conn,
-): Promise<{ head: RequestHead; rest: Uint8Array }> {
-  let buf = new Uint8Array(4096);
-  let len = 0;
-  for (;;) {
-    if (len === buf.length) {
-      const bigger = new Uint8Array(buf.length * 2);
-      bigger.set(buf);
-      buf = bigger;
-    }
-    const n = await conn.read(buf.subarray(len));
-    if (n === null) {
-      throw new WebSocketError(
-        "CONNECTION_LOST",
-        "client closed the connection before its request ended",
-      );
-    }
-    const from = len;
-    len += n;
-    const end = findHeadEnd(buf.subarray(0, len), from);
-    if (end !== -1) {
-      return { head: parseRequestHead(buf, end), rest: buf.slice(end, len) };
-    }
   }
 }

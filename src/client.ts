@@ -9,7 +9,7 @@ import { WebSocketError } from "./errors.ts";
 import {
   buildRequest,
   computeAccept,
-  findHeadEnd,
+  type findHeadEnd,
   generateKey,
   parseResponseHead,
   type ResponseHead,
@@ -27,6 +27,7 @@ import {
   basicAuth,
   mapNetError,
   openTransport,
+  readHttpHead,
   withAbort,
   writeAll,
 } from "./transport.ts";
@@ -327,7 +328,9 @@ async function attempt(
       (async () => {
         options.onRequest?.(request, requestUrl);
         await writeAll(conn, new TextEncoder().encode(request));
-        const { head, rest } = await readResponseHead(conn);
+        const raw = await readHttpHead(conn, "server");
+        const head = parseResponseHead(raw.head, raw.head.length);
+        const rest = raw.rest;
         if (head.status !== 101) {
           const body = await readBodyPreview(conn, head, rest);
           const err = (() => {
@@ -380,35 +383,6 @@ async function attempt(
     if (signal.aborted) throw mapNetError(e, `connect to ${url.host}`, signal);
     if (e instanceof WebSocketError) throw e;
     throw mapNetError(e, `upgrade with ${url.host}`, signal);
-  }
-}
-
-async function readResponseHead(
-  conn: Deno.Conn,
-): Promise<{ head: ResponseHead; rest: Uint8Array }> {
-  let buf = new Uint8Array(4096);
-  let len = 0;
-  for (;;) {
-    if (len === buf.length) {
-      const bigger = new Uint8Array(buf.length * 2);
-      bigger.set(buf);
-      buf = bigger;
-    }
-    const n = await conn.read(buf.subarray(len));
-    if (n === null) {
-      throw new WebSocketError(
-        len === 0 ? "CONNECTION_LOST" : "BAD_HANDSHAKE",
-        len === 0
-          ? "server closed the connection without answering the upgrade"
-          : "server closed the connection inside the response head",
-      );
-    }
-    const from = len;
-    len += n;
-    const end = findHeadEnd(buf.subarray(0, len), from);
-    if (end !== -1) {
-      return { head: parseResponseHead(buf, end), rest: buf.slice(end, len) };
-    }
   }
 }
 

@@ -8,6 +8,7 @@
 
 import { setImmediate } from "node:timers";
 import { WebSocketError } from "./errors.ts";
+import { concat } from "./bytes.ts";
 import { type FrameMeta, WS } from "./flags.ts";
 import { CloseCode, encodeClosePayload } from "./close.ts";
 import { type Piece, Protocol, type Role } from "./protocol.ts";
@@ -1118,14 +1119,4 @@ export class WebSocketConnection {
 
 function rawMeta(len: number): FrameMeta {
   return { age: 0, flags: 0, offset: 0, bytesleft: 0, len };
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -20,6 +20,7 @@ let zlib: Zlib | null = null;
 const Z_NO_FLUSH = 0;
 const Z_SYNC_FLUSH = 2;
 import { WebSocketError } from "./errors.ts";
+import { concat } from "./bytes.ts";
 
 /** The parameters both sides agreed on, named as in RFC 7692 §7.1. */
 export interface DeflateParams {
@@ -1071,16 +1072,4 @@ function endsWithTail(chunks: Uint8Array[], total: number): boolean {
     }
   }
   return matched === TAIL.length;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.length;
-  }
-  return out;
 }

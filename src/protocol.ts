@@ -18,6 +18,7 @@ import { mask, maskInto, MaskKeySource } from "./mask.ts";
 import { Utf8Validator } from "./utf8.ts";
 import { CloseCode, encodeClosePayload, parseClosePayload } from "./close.ts";
 import type { PerMessageDeflate } from "./deflate.ts";
+import { concat } from "./bytes.ts";
 
 /** Which end of the connection this is: clients mask, servers do not. */
 export type Role = "client" | "server";
@@ -776,15 +777,6 @@ export class Protocol {
     this.#pendingPong = null;
     this.#pendingControl = [];
     const parts = pong ? [pong, ...rest] : rest;
-    if (parts.length === 1) return parts[0];
-    let size = 0;
-    for (const p of parts) size += p.length;
-    const out = new Uint8Array(size);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0] : concat(parts);
   }
 }

@@ -79,27 +79,38 @@ export function mapNetError(
   return new WebSocketError(code, `${what}: ${msg}`, { cause: err });
 }
 
-async function readHead(
+/**
+ * Reads an HTTP head (through the blank line) from `conn`. Returns the head's
+ * bytes and whatever arrived after it in the same reads, which belongs to
+ * the next layer (the first frame bytes after a 101). `peer` names the other
+ * side in the error when the stream ends first.
+ */
+export async function readHttpHead(
   conn: Deno.Conn,
+  peer: string,
 ): Promise<{ head: Uint8Array; rest: Uint8Array }> {
-  let buf = new Uint8Array(0);
-  const chunk = new Uint8Array(4096);
+  let buf = new Uint8Array(4096);
+  let len = 0;
   for (;;) {
-    const n = await conn.read(chunk);
+    if (len === buf.length) {
+      const bigger = new Uint8Array(buf.length * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const n = await conn.read(buf.subarray(len));
     if (n === null) {
       throw new WebSocketError(
-        "CONNECTION_LOST",
-        "proxy closed the connection before answering",
+        len === 0 ? "CONNECTION_LOST" : "BAD_HANDSHAKE",
+        len === 0
+          ? `${peer} closed the connection without answering`
+          : `${peer} closed the connection inside the HTTP head`,
       );
     }
-    const next = new Uint8Array(buf.length + n);
-    next.set(buf);
-    next.set(chunk.subarray(0, n), buf.length);
-    const from = buf.length;
-    buf = next;
-    const end = findHeadEnd(buf, from);
+    const from = len;
+    len += n;
+    const end = findHeadEnd(buf.subarray(0, len), from);
     if (end !== -1) {
-      return { head: buf.subarray(0, end), rest: buf.subarray(end) };
+      return { head: buf.subarray(0, end), rest: buf.slice(end, len) };
     }
   }
 }
@@ -155,7 +166,7 @@ async function tunnel(
       }\r\n`;
     }
     await writeAll(conn, new TextEncoder().encode(req + "\r\n"));
-    const { head, rest } = await readHead(conn);
+    const { head, rest } = await readHttpHead(conn, "proxy");
     const res = parseResponseHead(head, head.length);
     if (res.status < 200 || res.status > 299) {
       throw new WebSocketError(
