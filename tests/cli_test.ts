@@ -18,25 +18,13 @@ import {
 import { parseCommandLine, parseListen } from "../src/cli/args.ts";
 import { CliError } from "../src/cli/exit.ts";
 import { LineSplitter, stripNewline } from "../src/cli/input.ts";
+import { DENO } from "./helpers.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
 const CHILD_NET = "--allow-net=127.0.0.1,localhost,[::1]";
 /** A child that has not exited by then is killed and the test fails. */
 const CHILD_LIMIT_MS = 20_000;
-
-/**
- * `--allow-run=deno` grants the `deno` found on PATH by name; it does not
- * cover `Deno.execPath()` when that is reached through a symlink. Use
- * whichever is permitted.
- */
-function denoCommand(): string {
-  const exec = Deno.execPath();
-  const state = Deno.permissions.querySync({ name: "run", command: exec })
-    .state;
-  return state === "granted" ? exec : "deno";
-}
-const DENO = denoCommand();
 
 interface CliRun {
   code: number;

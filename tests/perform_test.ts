@@ -15,36 +15,14 @@ import {
   WS,
 } from "../mod.ts";
 import { startWsEchoServer } from "./servers/echo.ts";
-import {
-  OP,
-  type ScriptedServer,
-  startScriptedServer,
-} from "./servers/scripted.ts";
+import { OP, startScriptedServer } from "./servers/scripted.ts";
+import { finish, within } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Bounds a test step: rejects after `ms` with `what` (the timer is always cleared). */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-      ms,
-    );
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Closes the server and fails the test when a handler threw. */
-async function finish(server: ScriptedServer): Promise<void> {
-  await within(10000, "server handlers", server.settled());
-  await server.close();
-  assert.deepEqual(server.errors, [], "scripted server handler failed");
 }
 
 /** A deterministic byte pattern that differs at every offset modulo 251. */

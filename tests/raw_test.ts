@@ -18,28 +18,10 @@ import {
   type ScriptedServer,
   startScriptedServer,
 } from "./servers/scripted.ts";
+import { finish, within } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** Bounds a test step: rejects after `ms` with `what` (the timer is always cleared). */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-      ms,
-    );
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Closes the server and fails the test when a handler threw. */
-async function finish(server: ScriptedServer): Promise<void> {
-  await within(10000, "server handlers", server.settled());
-  await server.close();
-  assert.deepEqual(server.errors, [], "scripted server handler failed");
-}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -26,29 +26,11 @@ import {
   type ScriptedServerOptions,
   startScriptedServer,
 } from "./servers/scripted.ts";
+import { DENO, finish, within } from "./helpers.ts";
 
 const enc = new TextEncoder();
 
 // ---------------------------------------------------------------- helpers
-
-/** Bounds a test step: rejects after `ms` with `what` (the timer is always cleared). */
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-      ms,
-    );
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Closes the server and fails the test when a handler threw. */
-async function finish(server: ScriptedServer): Promise<void> {
-  await within(10000, "server handlers", server.settled());
-  await server.close();
-  assert.deepEqual(server.errors, [], "scripted server handler failed");
-}
 
 /** A predicate for assert.rejects: a WebSocketError with `code`. */
 function wsError(code: string, check?: (e: WebSocketError) => void) {
@@ -427,14 +409,6 @@ Deno.test("proxy: false disables the proxy; an unsupported proxy scheme is INVAL
 });
 
 // ------------------------------------------------------------ subprocesses
-
-/** The deno binary: Deno.execPath() when --allow-run covers it, else "deno" from PATH. */
-const DENO = Deno.permissions.querySync({
-    name: "run",
-    command: Deno.execPath(),
-  }).state === "granted"
-  ? Deno.execPath()
-  : "deno";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const SCRIPTED = new URL("./servers/scripted.ts", import.meta.url).href;

@@ -1,0 +1,38 @@
+/**
+ * Helpers shared by the test files.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { ScriptedServer } from "./servers/scripted.ts";
+
+/** Bounds a test step: rejects after `ms` with `what` (the timer is always cleared). */
+export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
+      ms,
+    );
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Closes a scripted server and fails the test when a handler threw. */
+export async function finish(server: ScriptedServer): Promise<void> {
+  await within(10000, "server handlers", server.settled());
+  await server.close();
+  assert.deepEqual(server.errors, [], "scripted server handler failed");
+}
+
+/**
+ * The deno binary to spawn: `Deno.execPath()` when `--allow-run` covers it,
+ * else "deno" from PATH (`--allow-run=deno` does not cover the exec path
+ * when PATH reaches it through a symlink).
+ */
+export const DENO: string = Deno.permissions.querySync({
+    name: "run",
+    command: Deno.execPath(),
+  }).state === "granted"
+  ? Deno.execPath()
+  : "deno";
