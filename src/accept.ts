@@ -66,6 +66,16 @@ export async function acceptWebSocket(
   options: AcceptOptions = {},
 ): Promise<WebSocketConnection> {
   resolveCompressionOptions(options.compression); // INVALID_ARGUMENT early
+  let responseHeaders: Headers;
+  try {
+    responseHeaders = new Headers(options.headers);
+  } catch (e) {
+    conn.close();
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      `invalid response header: ${(e as Error).message}`,
+    );
+  }
   const controller = new AbortController();
   const timer = setTimeout(
     () =>
@@ -121,7 +131,7 @@ export async function acceptWebSocket(
           accept,
           protocol,
           agreed?.header ?? "",
-          new Headers(options.headers),
+          responseHeaders,
         ),
       ),
     );

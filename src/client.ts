@@ -274,8 +274,10 @@ async function attempt(
 ): Promise<WebSocketConnection> {
   let headers = headerPairs(options.headers);
   const has = (name: string) => headers.some(([k]) => k.toLowerCase() === name);
-  // Credentials go only to the host the caller named (curl's rule).
-  if (url.host === original.host) {
+  // Credentials go only to the host the caller named (curl's rule), and
+  // never over a redirect from wss:// down to ws://.
+  const downgraded = original.protocol === "wss:" && url.protocol === "ws:";
+  if (url.host === original.host && !downgraded) {
     let authorization: string | undefined;
     if (original.username) {
       authorization = basicAuth(

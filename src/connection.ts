@@ -224,6 +224,10 @@ export class WebSocketConnection {
   #stageEnd = 0;
   #queueDone: PromiseWithResolvers<void> | null = null;
   #writing = false;
+  /** The batch being written (its #queueDone was already taken). */
+  #inFlight: Promise<void> | null = null;
+  /** Woken when a partial frame of ours completes. */
+  #boundaryWaiters: (() => void)[] = [];
   #writeError: WebSocketError | null = null;
   /** A multi-write send (a large frame) in progress; other sends wait for it. */
   #txBusy: Promise<void> | null = null;
@@ -425,6 +429,7 @@ export class WebSocketConnection {
       CloseCode.MESSAGE_TOO_BIG,
       `message of at least ${size} bytes exceeds maxMessageSize ${this.#maxMessageSize}`,
     );
+    this.#failureReported = true;
     this.#onProtocolError(err);
     throw err;
   }
@@ -570,7 +575,12 @@ export class WebSocketConnection {
    */
   #readBuffered(max: number): Piece | null {
     const piece = this.#proto.read(max);
-    if (this.#proto.hasOutput) this.#flushControl();
+    // Pongs wait while the writer is backlogged: the engine keeps only the
+    // latest (RFC 6455 §5.5.3), so a ping flood cannot grow the queue.
+    if (
+      this.#proto.hasOutput &&
+      (this.#proto.closeSent || this.#queuedBytes < COALESCE_LIMIT)
+    ) this.#flushControl();
     if (
       piece !== null && piece.meta.flags & WS.CLOSE &&
       piece.meta.bytesleft === 0
@@ -595,8 +605,8 @@ export class WebSocketConnection {
   /** A protocol violation found while reading: send our close, then reject. */
   async #readFailedWith(e: unknown): Promise<never> {
     if (e instanceof WebSocketError) {
-      await this.#onProtocolError(e);
       this.#failureReported = true;
+      await this.#onProtocolError(e);
     }
     throw e;
   }
@@ -691,7 +701,21 @@ export class WebSocketConnection {
   #onPeerClose(): void {
     const peer = this.#proto.peerClose!;
     const info = { code: peer.code, reason: peer.reason, wasClean: true };
-    const written = this.#queueDone?.promise ?? Promise.resolve();
+    // Everything queued, and our close (held back while a frame of ours is
+    // half-sent), must reach the socket before it closes; closeTimeout
+    // bounds the wait.
+    this.#armCloseTimer({ ...info, wasClean: false });
+    const written = (async () => {
+      while (this.#txBusy) await this.#txBusy;
+      while (this.#proto.inPartialFrame && !this.#finished) {
+        await new Promise<void>((resolve) =>
+          this.#boundaryWaiters.push(resolve)
+        );
+      }
+      await this.#flushControl();
+      await (this.#queueDone?.promise ??
+        (this.#writing ? this.#inFlight : null));
+    })();
     written.then(
       () => this.#finish(info),
       () => this.#finish({ ...info, wasClean: false }),
@@ -831,7 +855,12 @@ export class WebSocketConnection {
         rsv,
       );
       const written = this.#write(frame);
-      if (proto.hasOutput && !proto.inPartialFrame) this.#flushControl();
+      if (!proto.inPartialFrame) {
+        if (proto.hasOutput) this.#flushControl();
+        if (this.#boundaryWaiters.length > 0) {
+          for (const wake of this.#boundaryWaiters.splice(0)) wake();
+        }
+      }
       // Below the high-water mark the caller may queue more, to share the
       // next write; a write error then surfaces on the next call.
       if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
@@ -911,11 +940,19 @@ export class WebSocketConnection {
   async close(code: number = CloseCode.NORMAL, reason = ""): Promise<void> {
     encodeClosePayload(code, reason); // throws INVALID_ARGUMENT for bad input
     if (this.#finished) return;
+    const timedOut = { code: CloseCode.ABNORMAL, reason: "", wasClean: false };
+    // closeTimeout bounds everything below, even writes the peer never reads.
+    this.#armCloseTimer(timedOut);
     if (this.#raw) {
-      this.#finish({ code: CloseCode.ABNORMAL, reason: "", wasClean: false });
+      // No close handshake in raw mode: let queued bytes out, then close.
+      await (this.#queueDone?.promise ??
+        (this.#writing ? this.#inFlight : null))
+        ?.catch(() => {});
+      this.#finish(timedOut);
       return;
     }
     while (this.#txBusy) await this.#txBusy;
+    if (this.#finished) return;
     const proto = this.#proto;
     if (proto.inPartialFrame) {
       throw new WebSocketError(
@@ -932,11 +969,6 @@ export class WebSocketConnection {
       }
     }
     if (this.#finished) return;
-    this.#armCloseTimer({
-      code: CloseCode.ABNORMAL,
-      reason: "",
-      wasClean: false,
-    });
     if (proto.closeReceived) return void await this.closed;
     if (this.#performing) {
       // The perform() loop reads the peer's answer; inside its callback we must not wait for it.
@@ -1059,6 +1091,7 @@ export class WebSocketConnection {
         const done = this.#queueDone!;
         this.#queue = [];
         this.#queueDone = null;
+        this.#inFlight = done.promise;
         // The staging buffer goes out with this batch; fill the other one.
         const sent = this.#stageEnd > 0 ? this.#stage : null;
         if (sent) {
@@ -1071,12 +1104,16 @@ export class WebSocketConnection {
           for (const p of parts) this.#queuedBytes -= p.length;
           if (sent) this.#spareStage = sent;
           done.resolve();
+          // A pong held back by the backlog goes out now.
+          if (this.#proto.hasOutput && !this.#txBusy) this.#flushControl();
         } catch (e) {
-          const err = this.#finished ? closedError() : new WebSocketError(
-            "CONNECTION_LOST",
-            `write failed: ${(e as Error)?.message ?? e}`,
-            { cause: e },
-          );
+          const err = this.#finished
+            ? (this.#failure ?? closedError())
+            : new WebSocketError(
+              "CONNECTION_LOST",
+              `write failed: ${(e as Error)?.message ?? e}`,
+              { cause: e },
+            );
           this.#writeError = err;
           done.reject(err);
           const later = this.#queueDone as PromiseWithResolvers<void> | null;

@@ -11,6 +11,7 @@ import {
   WS,
 } from "../mod.ts";
 import {
+  frameBytes,
   OP,
   type ScriptedPeer,
   startScriptedServer,
@@ -773,4 +774,68 @@ Deno.test("abort: the signal closes an open connection and fails a pending recv 
     await expectReject(pending, "ABORTED");
     await expectReject(conn.send("x"), "CLOSED");
   }, { signal: controller.signal });
+});
+
+Deno.test("close handshake: a peer close arriving while our writes back up loses no queued frame", async () => {
+  let frames = 0, bytes = 0, sawClose = false;
+  await withServer(async (peer) => {
+    await new Promise((r) => setTimeout(r, 100));
+    await peer.sendClose(1000, "server bye");
+    // Read late, so that the client's writes are still in flight.
+    await new Promise((r) => setTimeout(r, 300));
+    for (;;) {
+      const f = await peer.readFrame(3000);
+      if (f === null) break;
+      if (f.opcode === OP.CLOSE) {
+        sawClose = true;
+        break;
+      }
+      frames++;
+      bytes += f.payload.length;
+    }
+  }, async (conn) => {
+    const pending = conn.recv(new Uint8Array(1024));
+    const chunk = new Uint8Array(60_000);
+    for (let i = 0; i < 200; i++) conn.send(chunk).catch(() => {});
+    await conn.close(1000, "client bye");
+    assert.equal((await pending).meta.flags, WS.CLOSE);
+    assert.deepEqual(await conn.closed, {
+      code: 1000,
+      reason: "server bye",
+      wasClean: true,
+    });
+  }, { closeTimeout: 3000 });
+  assert.deepEqual([frames, bytes, sawClose], [200, 12_000_000, true]);
+});
+
+Deno.test("close: closeTimeout also bounds writes that a peer never reads", async () => {
+  await withServer(async (peer) => {
+    await peer.readRequest().catch(() => {});
+    await new Promise((r) => setTimeout(r, 1500));
+  }, async (conn) => {
+    const chunk = new Uint8Array(1 << 20);
+    for (let i = 0; i < 18; i++) conn.send(chunk).catch(() => {});
+    const t0 = Date.now();
+    await conn.close();
+    assert.ok(Date.now() - t0 < 1200, "close() waited past closeTimeout");
+    assert.equal((await conn.closed).wasClean, false);
+  }, { closeTimeout: 300 });
+});
+
+Deno.test("ping flood from a peer that never reads: the pong backlog stays bounded", async () => {
+  const ping = frameBytes({ opcode: OP.PING, payload: new Uint8Array(125) });
+  const batch = new Uint8Array(ping.length * 1000);
+  for (let i = 0; i < 1000; i++) batch.set(ping, i * ping.length);
+  await withServer(async (peer) => {
+    for (let i = 0; i < 200; i++) await peer.writeRaw(batch); // 200k pings, 25 MB
+    await peer.sendText("end");
+    await new Promise((r) => setTimeout(r, 200));
+  }, async (conn) => {
+    const before = Deno.memoryUsage().external;
+    assert.equal(await conn.receive(), "end");
+    const grown = Deno.memoryUsage().external - before;
+    // Answering every ping would queue 200k pongs (~26 MB) behind a peer
+    // that does not read; only the latest is kept while writes back up.
+    assert.ok(grown < 8 * 1024 * 1024, `external memory grew ${grown} bytes`);
+  }, { closeTimeout: 300 });
 });
