@@ -1057,13 +1057,16 @@ export class WebSocketConnection {
    */
   #turnBusy = false;
   #wroteThisTurn = false;
-  #deferredWriter = () => {
-    this.#markTurn();
-    this.#runWriter();
-  };
+  /** The writer waits for the next turn (one setImmediate serves both). */
+  #writerDeferred = false;
   #endTurn = () => {
     this.#turnBusy = false;
     this.#wroteThisTurn = false;
+    if (this.#writerDeferred) {
+      this.#writerDeferred = false;
+      this.#markTurn();
+      this.#runWriter();
+    }
   };
   /** Notes that a write starts in this turn; the flag clears on the next one. */
   #markTurn(): void {
@@ -1082,7 +1085,7 @@ export class WebSocketConnection {
           // Frames queued while the last write was in flight: gather the
           // rest of this turn's frames and write them together next turn.
           deferred = true;
-          setImmediate(this.#deferredWriter);
+          this.#writerDeferred = true; // #endTurn is scheduled: #turnBusy
           return;
         }
         this.#wroteThisTurn = true;
