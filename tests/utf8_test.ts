@@ -146,3 +146,30 @@ Deno.test("utf8: mutated multi-byte text under random chunking agrees with TextD
     );
   }
 });
+
+Deno.test("utf8: large chunks (native bulk check) report the same first bad byte as byte-by-byte", () => {
+  const text = new TextEncoder().encode(
+    "héllo wörld – 日本語のテキスト 😀🚀 ".repeat(300),
+  );
+  let seed = 4242;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+  const byteByByte = (buf: Uint8Array): number => {
+    const v = new Utf8Validator();
+    for (let i = 0; i < buf.length; i++) {
+      if (v.push(buf.subarray(i, i + 1)) !== -1) return i;
+    }
+    return v.complete ? -1 : -2;
+  };
+  for (let round = 0; round < 300; round++) {
+    const buf = text.slice(0, text.length - (round % 7));
+    if (round % 5 !== 0) buf[rnd() % buf.length] = rnd() & 0xff;
+    const v = new Utf8Validator();
+    const bulk = v.push(buf);
+    const expected = byteByByte(buf);
+    assert.equal(
+      bulk === -1 && !v.complete ? -2 : bulk,
+      expected,
+      `round ${round}`,
+    );
+  }
+});
