@@ -8,16 +8,6 @@
 
 /** Below this many bytes a plain byte loop is cheaper than a word view. */
 const WORD_SCAN_MIN = 64;
-/**
- * From this many non-ASCII-led bytes on, the runtime's native decoder checks
- * the bulk of a chunk (about 2.5 times faster than the JS loop on
- * multi-byte text); the JS loop still pins down the exact bad byte.
- */
-const NATIVE_MIN = 4096;
-const nativeDecoder = new TextDecoder("utf-8", {
-  fatal: true,
-  ignoreBOM: true,
-});
 
 /**
  * Incremental UTF-8 validator (RFC 3629, as required by RFC 6455 §8.1).
@@ -62,26 +52,6 @@ export class Utf8Validator {
       i = this.#resume(bytes, end);
       if (i < 0) return ~i;
       if (this.#need !== 0) return -1;
-    }
-    if (end - i >= NATIVE_MIN) {
-      i = skipAscii(bytes, i, end);
-      if (end - i >= NATIVE_MIN) {
-        const cut = lastSequenceStart(bytes, i, end);
-        let valid = true;
-        try {
-          nativeDecoder.decode(bytes.subarray(i, cut));
-        } catch {
-          valid = false; // the loop below finds where
-        }
-        if (valid) {
-          i = cut;
-          if (i < end) {
-            const r = this.#resume(bytes, end, i);
-            if (r < 0) return ~r;
-          }
-          return -1;
-        }
-      }
     }
     while (i < end) {
       let b = bytes[i];
@@ -182,22 +152,6 @@ export class Utf8Validator {
     this.#upper = upper;
     return i;
   }
-}
-
-/**
- * Where the code point that `bytes` ends in starts, when it is cut off by
- * the end; `end` when the last code point is whole. Bytes from `start` on.
- */
-function lastSequenceStart(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-): number {
-  let j = end - 1;
-  while (j > start && end - j < 4 && (bytes[j] & 0xc0) === 0x80) j--;
-  const b = bytes[j];
-  const len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-  return j + len > end ? j : end;
 }
 
 /** Returns the index of the first non-ASCII byte at or after `i`, or `end`. */
