@@ -12,7 +12,6 @@ import {
   buildAcceptResponse,
   buildErrorResponse,
   computeAccept,
-  type findHeadEnd,
   parseRequestHead,
   type RequestHead,
   validateRequest,

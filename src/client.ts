@@ -9,7 +9,6 @@ import { WebSocketError } from "./errors.ts";
 import {
   buildRequest,
   computeAccept,
-  type findHeadEnd,
   generateKey,
   parseResponseHead,
   type ResponseHead,
