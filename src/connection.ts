@@ -798,9 +798,14 @@ export class WebSocketConnection {
    * `send("Hel", WS.TEXT | WS.CONT)` then `send("lo", WS.TEXT)` sends one
    * text message. Partial frames: pass `WS.OFFSET` with `fragsize` = the
    * frame's total payload size on the first call, then `WS.OFFSET` with
-   * `fragsize` 0 until the frame is complete. Frames of any size are written
-   * in 1 MiB pieces, so memory stays flat. Resolves with the payload bytes
-   * sent, once they are written.
+   * `fragsize` 0 until the frame is complete. Frames above 64 KiB are
+   * masked and written 256 KiB at a time, so memory stays flat.
+   *
+   * Resolves with the number of payload bytes sent (after compression, the
+   * caller's bytes). While less than 256 KiB waits for the socket it resolves
+   * as soon as the frame is queued, so that frames sent together share one
+   * write; above that it waits until the socket has taken the bytes
+   * (backpressure). A write error then rejects the next call.
    *
    * @example A 10-byte frame sent in two calls
    * ```ts ignore
