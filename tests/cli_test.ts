@@ -679,3 +679,154 @@ Deno.test("cli: a second SIGINT exits at once while the close is pending", async
     await server.close();
   }
 });
+
+Deno.test("cli: -1 with empty stdin sends one empty message and closes after the reply", async () => {
+  const got = Promise.withResolvers<number>();
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    const msg = await peer.readMessage();
+    got.resolve(msg!.payload.length);
+    await peer.sendText("reply to nothing");
+    await peer.echoUntilClose();
+  });
+  try {
+    const client = await runCli(["-1", server.url], "");
+    assert.equal(await reported(got.promise, server), 0);
+    assert.equal(client.code, 0, client.err);
+    assert.equal(client.out, "reply to nothing\n");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cli: --slash commands reach the wire; a bad one is reported and the session goes on", async () => {
+  const seen = Promise.withResolvers<string[]>();
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    const frames: string[] = [];
+    for (;;) {
+      const f = await peer.expectFrame();
+      frames.push(`${f.opcode}:${new TextDecoder().decode(f.payload)}`);
+      if (f.opcode === OP.CLOSE) {
+        await peer.sendClose(4001, "bye");
+        break;
+      }
+    }
+    seen.resolve(frames);
+  });
+  try {
+    const input = [
+      "/ping hi",
+      "/ping " + "x".repeat(130), // too long for a control frame: reported
+      "/nope", // unknown: reported
+      "/pong there",
+      "/binary " + btoa("\x01\x02"),
+      "//slash",
+      "plain",
+      "/close 4001 bye",
+      "",
+    ].join("\n");
+    const client = await runCli(["--slash", server.url], input);
+    const frames = await reported(seen.promise, server);
+    assert.deepEqual(frames.map((f) => f.split(":")[0]), [
+      "9",
+      "10",
+      "2",
+      "1",
+      "1",
+      "8",
+    ]);
+    assert.equal(frames[0], "9:hi");
+    assert.equal(frames[3], "1:/slash");
+    assert.equal(frames[4], "1:plain");
+    assert.match(client.err, /longer than 125 bytes/);
+    assert.match(client.err, /unknown command \/nope/);
+    assertNoStack(client.err);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cli: stdin read before a slow upgrade completes is sent, not dropped", async () => {
+  const got = Promise.withResolvers<string[]>();
+  const server = startScriptedServer(async (peer) => {
+    await peer.readRequest();
+    await new Promise((r) => setTimeout(r, 700)); // stdin is at EOF by now
+    await peer.accept();
+    const lines: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      lines.push(new TextDecoder().decode((await peer.readMessage())!.payload));
+    }
+    got.resolve(lines);
+    await peer.echoUntilClose();
+  });
+  try {
+    const client = await runCli([server.url], "a\nb\nc\n");
+    assert.deepEqual(await reported(got.promise, server), ["a", "b", "c"]);
+    assert.equal(client.code, 0, client.err);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cli: listen --echo --compress serves clients concurrently; -v shows the extension and auto-pongs", async () => {
+  const listener = await startListener([
+    "--echo",
+    "--compress",
+    "--ping-interval",
+    "0.2",
+  ]);
+  try {
+    // Two clients at once: both are answered while the other is still open.
+    const long = "compressible ".repeat(300);
+    const first = spawnCli([
+      "--compress",
+      "-v",
+      "-w",
+      "0.8",
+      "-x",
+      long,
+      listener.url,
+    ]);
+    const second = spawnCli([
+      "--compress",
+      "-x",
+      "second",
+      "-w",
+      "0.3",
+      listener.url,
+    ]);
+    const [a, b] = await Promise.all([
+      Promise.all([feed(first, ""), finish(first)]).then(([, r]) => r),
+      Promise.all([feed(second, ""), finish(second)]).then(([, r]) => r),
+    ]);
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b.code, 0, b.err);
+    assert.equal(a.out, long + "\n");
+    assert.equal(b.out, "second\n");
+    assert.match(a.err, /< sec-websocket-extensions: permessage-deflate/i);
+    assert.match(a.err, /< PING/);
+    assert.match(a.err, /> PONG/);
+  } finally {
+    listener.child.kill("SIGINT");
+    await stopListener(listener);
+  }
+});
+
+Deno.test("cli: --text prints binary messages as UTF-8 text; with --base64 it is a usage error", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.sendBinary(new Uint8Array([0x68, 0x69, 0xff]));
+    await peer.sendClose(1000);
+    await peer.expectClose();
+  });
+  try {
+    const client = await runCli(["--text", "-n", server.url], "");
+    assert.equal(client.code, 0, client.err);
+    assert.equal(client.out, "hi\uFFFD\n");
+  } finally {
+    await server.close();
+  }
+  const usage = await runCli(["--text", "--base64", "ws://127.0.0.1:1/"]);
+  assert.equal(usage.code, 2);
+});

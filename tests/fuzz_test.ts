@@ -16,8 +16,8 @@
  *    with pings between fragments) are received unchanged by a server-role
  *    Protocol under random chunking.
  *
- * Scale and seed: `deno test … tests/fuzz_test.ts -- --fuzz-scale=20
- * --fuzz-seed=7`, or the env vars WSNC_FUZZ_SCALE / WSNC_FUZZ_SEED when the
+ * Scale and seed: `deno test … tests/fuzz_test.ts -- --long` (scale 20), or
+ * `-- --fuzz-scale=20 --fuzz-seed=7`, or the env vars WSNC_FUZZ_SCALE / WSNC_FUZZ_SEED when the
  * test may read them (`--allow-env=WSNC_FUZZ_SCALE,WSNC_FUZZ_SEED`). Scale 1
  * (CI) runs a few hundred thousand frames. A failure prints the seed and the
  * case number that reproduce it.
@@ -56,7 +56,13 @@ function setting(name: string, env: string, fallback: number): number {
   return fallback;
 }
 
-const SCALE = setting("fuzz-scale", "WSNC_FUZZ_SCALE", 1);
+/** `--long`: the issue's longer run, 20 times the CI scale. */
+const LONG_SCALE = 20;
+const SCALE = setting(
+  "fuzz-scale",
+  "WSNC_FUZZ_SCALE",
+  Deno.args.includes("--long") ? LONG_SCALE : 1,
+);
 const SEED = setting("fuzz-seed", "WSNC_FUZZ_SEED", 0x5eed);
 
 /** Small, fast, seedable PRNG (mulberry32). */

@@ -181,7 +181,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   "text": {
     type: "boolean",
     short: "t",
-    help: "text both ways (the line-mode default; binary printed as text)",
+    help: "text both ways: lines sent as text, received binary shown as UTF-8",
   },
   "chunk-size": {
     type: "string",
@@ -405,6 +405,8 @@ export function parseCommandLine(args: string[]): Config {
     if (bool(a) && bool(b)) throw usage(`--${a} and --${b} exclude each other`);
   };
   exclusive("binary", "text");
+  exclusive("text", "base64");
+  exclusive("text", "json");
   exclusive("binary", "base64");
   exclusive("raw", "json");
   exclusive("raw", "base64");

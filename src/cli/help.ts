@@ -45,6 +45,8 @@ export function helpText(): string {
     "printed followed by a newline. At stdin EOF a close (1000) is sent and",
     "replies are printed until the peer's close arrives. On a terminal,",
     "input is prompted with '> ' and messages are shown as '< '.",
+    "Listen mode serves clients one after another while stdin lasts (-n:",
+    "keep serving after EOF; --echo: serve clients concurrently, forever).",
     "",
     "Options:",
     ...flags,

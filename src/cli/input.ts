@@ -137,6 +137,9 @@ export class InputSource {
         if (this.#mode === "lines") {
           const rest = this.#splitter.flush();
           if (rest) this.#ready.push(rest);
+        } else if (this.#mode === "all") {
+          // -1 with empty stdin still sends its one (empty) message.
+          this.#ready.push(new Uint8Array(0));
         }
         continue;
       }

@@ -18,6 +18,7 @@ import type { Output } from "./output.ts";
 /** How received data is printed. */
 export type PrintMode =
   | "lines" // each message + "\n"
+  | "text" // like lines, binary messages decoded as UTF-8 (U+FFFD for bad bytes)
   | "binary" // raw bytes, no separators
   | "base64" // binary messages as base64 lines, text as lines
   | "json" // each piece as a JSON line with its metadata
@@ -96,6 +97,8 @@ function showPayload(payload: Uint8Array): string {
 
 /** Handles every piece delivered by `conn.perform()`. */
 export class Receiver {
+  /** --text: binary messages shown as UTF-8 text. */
+  #binaryAsText = new TextDecoder();
   /** Whole data messages received so far. */
   messages = 0;
   #options: ReceiverOptions;
@@ -156,7 +159,12 @@ export class Receiver {
         await this.#out.beginMessage();
       }
       this.#inMessage = true;
-      await this.#out.write(data);
+      if (mode === "text" && meta.flags & WS.BINARY) {
+        const text = this.#binaryAsText.decode(data, { stream: !last });
+        await this.#out.write(new TextEncoder().encode(text));
+      } else {
+        await this.#out.write(data);
+      }
       if (last && mode !== "binary") await this.#out.endMessage();
     }
     if (last) {
@@ -207,6 +215,10 @@ export class Receiver {
     const name = meta.flags & WS.PING ? "PING" : "PONG";
     if (verbose || showPingPong) {
       this.#out.trace(`< ${name}${showPayload(data)}`);
+      // The library answers pings itself (auto-pong); show that too.
+      if (verbose && name === "PING" && whole) {
+        this.#out.trace(`> PONG${showPayload(data)}`);
+      }
     }
     if (meta.flags & WS.PONG && meta.bytesleft === 0) this.#hooks.onPong();
   }

@@ -43,7 +43,7 @@ export function printMode(cfg: Config): PrintMode {
   if (cfg.json) return "json";
   if (cfg.base64) return "base64";
   if (cfg.binary) return "binary";
-  return "lines";
+  return cfg.text ? "text" : "lines";
 }
 
 /** Runs one connection until it closes. */
@@ -227,8 +227,11 @@ export class Session {
       try {
         await this.#sendUnit(unit);
       } catch (e) {
-        if (!(e instanceof CliError)) throw e;
-        this.#out.error(e.message);
+        // A bad command or payload is reported; the session goes on.
+        const usage = e instanceof CliError ||
+          (e instanceof WebSocketError && e.code === "INVALID_ARGUMENT");
+        if (!usage) throw e;
+        this.#out.error((e as Error).message);
       } finally {
         this.#sending = false;
       }
@@ -281,13 +284,22 @@ export class Session {
     };
     switch (name) {
       case "/ping":
-        trace(`> PING${rest ? " " + JSON.stringify(rest) : ""}`);
-        await conn.send(rest, WS.PING);
+      case "/pong": {
+        if (new TextEncoder().encode(rest).length > 125) {
+          throw new CliError(
+            ExitCode.USAGE,
+            `${name} data is longer than 125 bytes (a control frame's limit)`,
+          );
+        }
+        const ping = name === "/ping";
+        trace(
+          `> ${ping ? "PING" : "PONG"}${
+            rest ? " " + JSON.stringify(rest) : ""
+          }`,
+        );
+        await conn.send(rest, ping ? WS.PING : WS.PONG);
         return;
-      case "/pong":
-        trace(`> PONG${rest ? " " + JSON.stringify(rest) : ""}`);
-        await conn.send(rest, WS.PONG);
-        return;
+      }
       case "/binary":
         await conn.send(fromBase64(rest), WS.BINARY);
         return;
