@@ -59,6 +59,8 @@ export interface Options {
   memorySize: number;
   timeoutMs: number;
   json: string | null;
+  /** The echo server: npm:ws (default) or wsnc's own streaming echo. */
+  server: "ws" | "wsnc";
 }
 
 const FULL_ROWS: Record<string, [number, number]> = {
@@ -128,6 +130,7 @@ export function parseOptions(args: string[]): Options {
     "--memory-size",
     "--timeout",
     "--json",
+    "--server",
   ]);
   for (let i = 0; i < args.length; i++) {
     if (!known.has(args[i])) throw new Error(`unknown argument ${args[i]}`);
@@ -161,7 +164,12 @@ export function parseOptions(args: string[]): Options {
     return n;
   };
   const memory = value("--memory-size");
+  const server = value("--server") ?? "ws";
+  if (server !== "ws" && server !== "wsnc") {
+    throw new Error(`unknown server ${server}: use ws or wsnc`);
+  }
   return {
+    server,
     quick,
     rows,
     clients,
@@ -402,7 +410,9 @@ async function main(): Promise<number> {
     (options.parts.has("echo") || options.parts.has("latency"));
   const wsServer = needsWs
     ? await ServerProcess.start(
-      "./servers/ws_echo_server.ts",
+      options.server === "wsnc"
+        ? "./servers/wsnc_echo_server.ts"
+        : "./servers/ws_echo_server.ts",
       CLIENT_PERMISSIONS,
     )
     : null;
@@ -433,7 +443,11 @@ async function main(): Promise<number> {
   const { deno, v8 } = Deno.version;
   const cores = navigator.hardwareConcurrency;
   const out: string[] = [
-    `Deno ${deno} (V8 ${v8}), ${cores} cores; server: npm:ws@8 WebSocketServer under Deno ` +
+    `Deno ${deno} (V8 ${v8}), ${cores} cores; server: ${
+      options.server === "wsnc"
+        ? "wsnc streaming echo (acceptWebSocket + perform)"
+        : "npm:ws@8 WebSocketServer under Deno"
+    } ` +
     `(separate process); window ${options.window}${
       options.quick ? "; --quick" : ""
     }`,

@@ -109,6 +109,14 @@ const SEND_CHUNK = 256 * 1024;
  * out together in one write. Above it, `send()` waits for the socket.
  */
 const QUEUE_HIGH_WATER = 256 * 1024;
+/**
+ * While a perform() callback runs, reading is paused; a send that waited for
+ * the socket could then deadlock with a peer that also stops reading while
+ * its writes are blocked (an echo server with backpressure). So sends made
+ * during a callback are queued whole and resolve at once, up to this many
+ * queued bytes; only beyond it do they wait for the socket.
+ */
+const CALLBACK_QUEUE_LIMIT = 64 * 1024 * 1024;
 /** Small frames queued together are copied into one write up to this size. */
 const COALESCE_LIMIT = 64 * 1024;
 /**
@@ -805,7 +813,10 @@ export class WebSocketConnection {
    * caller's bytes). While less than 256 KiB waits for the socket it resolves
    * as soon as the frame is queued, so that frames sent together share one
    * write; above that it waits until the socket has taken the bytes
-   * (backpressure). A write error then rejects the next call.
+   * (backpressure). A write error then rejects the next call. During a
+   * `perform()` callback (when reading is paused) sends are queued whole and
+   * resolve at once up to 64 MiB queued, so that awaiting them cannot
+   * deadlock with a peer that also stops reading while its writes wait.
    *
    * @example A 10-byte frame sent in two calls
    * ```ts ignore
@@ -848,7 +859,8 @@ export class WebSocketConnection {
       }
       if (
         payload.length > STREAM_SEND_MIN &&
-        !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame
+        !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame &&
+        !this.#inCallbackBelowLimit(payload.length)
       ) {
         return this.#sendLarge(payload, flags, rsv).then(() => bytes.length);
       }
@@ -868,13 +880,22 @@ export class WebSocketConnection {
       }
       // Below the high-water mark the caller may queue more, to share the
       // next write; a write error then surfaces on the next call.
-      if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
+      if (
+        this.#queuedBytes <= QUEUE_HIGH_WATER ||
+        this.#inCallbackBelowLimit(0)
+      ) {
         return Promise.resolve(bytes.length);
       }
       return written.then(() => bytes.length);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** True inside a perform() callback while the queue has room for `more`. */
+  #inCallbackBelowLimit(more: number): boolean {
+    return this.#meta !== null &&
+      this.#queuedBytes + more <= CALLBACK_QUEUE_LIMIT;
   }
 
   /** send() after the large frame in progress has been written. */

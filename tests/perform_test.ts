@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import {
+  acceptWebSocket,
   type CloseInfo,
   type FrameMeta,
   perform,
@@ -474,3 +475,53 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+Deno.test("perform: awaiting large sends inside onFrame does not deadlock with a peer that applies backpressure", async () => {
+  // The peer is our own server role echoing piece by piece with awaited
+  // sends: it stops reading while its writes are blocked, just as perform()
+  // stops reading while onFrame is pending.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const peer = await acceptWebSocket(await listener.accept(), {
+      maxMessageSize: 1 << 30,
+    });
+    await peer.perform(async (data, meta) => {
+      if ((meta.flags & (WS.TEXT | WS.BINARY)) === 0) return;
+      const flags = (meta.flags & (WS.TEXT | WS.BINARY | WS.CONT)) | WS.OFFSET;
+      await peer.send(
+        data,
+        flags,
+        meta.offset === 0 ? meta.len + meta.bytesleft : 0,
+      );
+    });
+  })();
+  const size = 1 << 20, total = 24, window = 12;
+  const payload = new Uint8Array(size).fill(7);
+  let sent = 0, received = 0, bytes = 0;
+  const info = await within(
+    20000,
+    "echo of 24 x 1 MiB",
+    perform(`ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`, {
+      async onOpen(conn) {
+        for (; sent < window; sent++) await conn.send(payload);
+      },
+      async onFrame(data, meta, conn) {
+        if ((meta.flags & (WS.TEXT | WS.BINARY)) === 0) return;
+        bytes += data.length;
+        if (meta.bytesleft !== 0 || meta.flags & WS.CONT) return;
+        received++;
+        if (sent < total) {
+          sent++;
+          await conn.send(payload); // awaited inside the callback
+        } else if (received === total) {
+          await conn.close();
+        }
+      },
+    }),
+  );
+  listener.close();
+  await serving;
+  assert.equal(received, total);
+  assert.equal(bytes, total * size);
+  assert.equal(info.wasClean, true);
+});
