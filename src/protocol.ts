@@ -90,8 +90,6 @@ export class Protocol {
   peerClose: { code: number; reason: string } | null = null;
   /** True once we have produced our close frame. */
   closeSent = false;
-  /** The close code we sent, if any. */
-  sentCloseCode: number | undefined;
 
   #autoPong: boolean;
   #maxFrameSize: number;
@@ -469,10 +467,7 @@ export class Protocol {
         const echo = parsed.code === CloseCode.NO_STATUS
           ? EMPTY
           : encodeClosePayload(parsed.code);
-        this.#queueClose(
-          echo,
-          parsed.code === CloseCode.NO_STATUS ? undefined : parsed.code,
-        );
+        this.#queueClose(echo);
       }
       this.state = ProtocolState.CLOSED;
     }
@@ -513,7 +508,7 @@ export class Protocol {
     message: string,
   ): WebSocketError {
     if (!this.closeSent) {
-      this.#queueClose(encodeClosePayload(closeCode), closeCode);
+      this.#queueClose(encodeClosePayload(closeCode));
     }
     this.state = ProtocolState.CLOSED;
     this.#decoder.feed(EMPTY);
@@ -588,12 +583,7 @@ export class Protocol {
         throw new WebSocketError("CLOSED", "a close frame was already sent");
       }
       if (control === WS.CLOSE) {
-        const code = data.length >= 2 ? (data[0] << 8) | data[1] : undefined;
-        this.closeSent = true;
-        this.sentCloseCode = code;
-        if (this.state === ProtocolState.OPEN) {
-          this.state = ProtocolState.CLOSING;
-        }
+        this.#markCloseSent();
         return this.#encodeControl(Opcode.CLOSE, data);
       }
       return this.#encodeControl(
@@ -742,12 +732,16 @@ export class Protocol {
     return out;
   }
 
-  #queueClose(payload: Uint8Array, code: number | undefined): void {
+  /** Bookkeeping of our close frame, however it is sent. */
+  #markCloseSent(): void {
     this.closeSent = true;
-    this.sentCloseCode = code;
     this.#pendingPong = null; // no pong after a close (RFC 6455 §5.5.1)
-    this.#pendingControl.push(this.#encodeControl(Opcode.CLOSE, payload));
     if (this.state === ProtocolState.OPEN) this.state = ProtocolState.CLOSING;
+  }
+
+  #queueClose(payload: Uint8Array): void {
+    this.#markCloseSent();
+    this.#pendingControl.push(this.#encodeControl(Opcode.CLOSE, payload));
   }
 
   /**
@@ -756,7 +750,7 @@ export class Protocol {
    */
   queueClose(code?: number, reason = ""): boolean {
     if (this.closeSent) return false;
-    this.#queueClose(encodeClosePayload(code, reason), code);
+    this.#queueClose(encodeClosePayload(code, reason));
     return true;
   }
 
