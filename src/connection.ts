@@ -110,13 +110,19 @@ const SEND_CHUNK = 256 * 1024;
  */
 const QUEUE_HIGH_WATER = 256 * 1024;
 /**
- * While a perform() callback runs, reading is paused; a send that waited for
- * the socket could then deadlock with a peer that also stops reading while
- * its writes are blocked (an echo server with backpressure). So sends made
- * during a callback are queued whole and resolve at once, up to this many
- * queued bytes; only beyond it do they wait for the socket.
+ * While a perform() callback's promise is pending, delivery pauses. If the
+ * callback waits for a send, the socket must still be read: a peer that
+ * stops reading while its own writes are blocked (an echo server with
+ * backpressure) would otherwise never take our bytes, a deadlock. So while a
+ * callback is pending AND our writes wait for the socket, the connection
+ * reads ahead into a queue of at most this many bytes. A callback that is
+ * merely slow (no writes waiting) still pauses reading: backpressure.
  */
-const CALLBACK_QUEUE_LIMIT = 64 * 1024 * 1024;
+const READ_AHEAD_LIMIT = 64 * 1024 * 1024;
+/** Size of each read-ahead buffer. */
+const READ_AHEAD_CHUNK = 256 * 1024;
+/** Read-ahead buffers kept for reuse (4 MiB). */
+const READ_AHEAD_POOL = 16;
 /** Small frames queued together are copied into one write up to this size. */
 const COALESCE_LIMIT = 64 * 1024;
 /**
@@ -214,6 +220,18 @@ export class WebSocketConnection {
   /** A read error found by #pullBuffered, reported by the next #pull. */
   #pendingError: unknown = null;
   #meta: FrameMeta | null = null;
+  /** A perform() callback's promise is pending. */
+  #callbackPending = false;
+  /** Bytes read while a callback was pending, in order, not yet fed. */
+  #readAhead: Uint8Array[] = [];
+  #readAheadBytes = 0;
+  /** How reading ahead ended: end of stream (null) or a read error. */
+  #readAheadEnd: { error: unknown } | null | undefined = undefined;
+  /** The read-ahead loop, while it runs (at most one read in flight). */
+  #readAheadRun: Promise<void> | null = null;
+  /** Free read-ahead buffers, and the one whose bytes were handed out last. */
+  #aheadPool: Uint8Array[] = [];
+  #aheadInUse: Uint8Array | null = null;
 
   /** First error a caller saw; later calls get CLOSED. */
   #failure: WebSocketError | null = null;
@@ -513,7 +531,18 @@ export class WebSocketConnection {
         this.#meta = piece.meta;
         try {
           const r = onFrame(piece.data, piece.meta, this);
-          if (r instanceof Promise) await r;
+          if (r instanceof Promise) {
+            this.#callbackPending = true;
+            // Sends made before the callback returned may be waiting already.
+            if (this.#txBusy || this.#queuedBytes > QUEUE_HIGH_WATER) {
+              this.#maybeReadAhead();
+            }
+            try {
+              await r;
+            } finally {
+              this.#callbackPending = false;
+            }
+          }
         } catch (e) {
           callbackError = { error: e };
           break;
@@ -629,15 +658,88 @@ export class WebSocketConnection {
   }
 
   async #fill(): Promise<void> {
+    const chunk = await this.#readChunk();
+    if (chunk === null) throw this.#lost();
+    this.#proto.feed(chunk);
+  }
+
+  /**
+   * The next bytes from the transport: what was read ahead first, else one
+   * read into the read buffer. Null at the end of the stream.
+   */
+  async #readChunk(): Promise<Uint8Array | null> {
+    // Bytes read ahead come first, then a read-ahead read still in flight
+    // (it is the next read), and only then a read of our own.
+    while (this.#readAhead.length === 0 && this.#readAheadRun !== null) {
+      await this.#readAheadRun;
+    }
+    // Asking for more input means the bytes handed out last were consumed
+    // (the engine keeps no views of them), so their buffer can be reused.
+    if (this.#aheadInUse !== null) {
+      if (this.#aheadPool.length < READ_AHEAD_POOL) {
+        this.#aheadPool.push(this.#aheadInUse);
+      }
+      this.#aheadInUse = null;
+    }
+    const ahead = this.#readAhead.shift();
+    if (ahead !== undefined) {
+      this.#readAheadBytes -= ahead.length;
+      this.#aheadInUse = new Uint8Array(ahead.buffer);
+      return ahead;
+    }
+    if (this.#readAheadEnd !== undefined) {
+      if (this.#readAheadEnd === null) return null;
+      throw this.#readFailed(this.#readAheadEnd.error);
+    }
     let n: number | null;
     try {
       n = await this.#conn.read(this.#readBuf);
     } catch (e) {
       throw this.#readFailed(e);
     }
-    if (n === null) throw this.#lost();
+    if (n === null) return null;
     this.#lastRx = Date.now();
-    this.#proto.feed(this.#readBuf.subarray(0, n));
+    return this.#readBuf.subarray(0, n);
+  }
+
+  /**
+   * Starts reading ahead if a callback is pending while our writes wait for
+   * the socket (see READ_AHEAD_LIMIT); called when either begins.
+   */
+  #maybeReadAhead(): void {
+    if (this.#readAheadRun === null && this.#mustReadAhead()) {
+      const run = this.#readAheadLoop().finally(() => {
+        this.#readAheadRun = null;
+      });
+      this.#readAheadRun = run;
+    }
+  }
+
+  /** A callback is pending while our bytes (or a large frame) wait to be written. */
+  #mustReadAhead(): boolean {
+    return this.#callbackPending && (this.#writing || this.#txBusy !== null) &&
+      !this.#finished && this.#readAheadEnd === undefined &&
+      this.#readAheadBytes < READ_AHEAD_LIMIT;
+  }
+
+  async #readAheadLoop(): Promise<void> {
+    while (this.#mustReadAhead()) {
+      const buf = this.#aheadPool.pop() ?? new Uint8Array(READ_AHEAD_CHUNK);
+      let n: number | null;
+      try {
+        n = await this.#conn.read(buf);
+      } catch (e) {
+        this.#readAheadEnd = { error: e };
+        return;
+      }
+      if (n === null) {
+        this.#readAheadEnd = null;
+        return;
+      }
+      this.#lastRx = Date.now();
+      this.#readAhead.push(buf.subarray(0, n));
+      this.#readAheadBytes += n;
+    }
   }
 
   /** Pings when the line is idle; fails with TIMEOUT when the peer goes silent. */
@@ -668,17 +770,12 @@ export class WebSocketConnection {
   }
 
   async #readRaw(): Promise<Uint8Array> {
-    let n: number | null;
-    try {
-      n = await this.#conn.read(this.#readBuf);
-    } catch (e) {
-      throw this.#readFailed(e);
-    }
-    if (n === null) {
+    const chunk = await this.#readChunk();
+    if (chunk === null) {
       this.#finish({ code: CloseCode.ABNORMAL, reason: "", wasClean: false });
       throw closedError();
     }
-    return this.#readBuf.subarray(0, n);
+    return chunk;
   }
 
   #readFailed(e: unknown): WebSocketError {
@@ -813,10 +910,11 @@ export class WebSocketConnection {
    * caller's bytes). While less than 256 KiB waits for the socket it resolves
    * as soon as the frame is queued, so that frames sent together share one
    * write; above that it waits until the socket has taken the bytes
-   * (backpressure). A write error then rejects the next call. During a
-   * `perform()` callback (when reading is paused) sends are queued whole and
-   * resolve at once up to 64 MiB queued, so that awaiting them cannot
-   * deadlock with a peer that also stops reading while its writes wait.
+   * (backpressure). A write error then rejects the next call. A
+   * `perform()` callback may await its sends: while it waits and our bytes
+   * wait for the socket, the connection keeps reading (up to 64 MiB ahead),
+   * so a peer that stops reading while its own writes wait cannot deadlock
+   * with it.
    *
    * @example A 10-byte frame sent in two calls
    * ```ts ignore
@@ -859,8 +957,7 @@ export class WebSocketConnection {
       }
       if (
         payload.length > STREAM_SEND_MIN &&
-        !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame &&
-        !this.#inCallbackBelowLimit(payload.length)
+        !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame
       ) {
         return this.#sendLarge(payload, flags, rsv).then(() => bytes.length);
       }
@@ -880,22 +977,14 @@ export class WebSocketConnection {
       }
       // Below the high-water mark the caller may queue more, to share the
       // next write; a write error then surfaces on the next call.
-      if (
-        this.#queuedBytes <= QUEUE_HIGH_WATER ||
-        this.#inCallbackBelowLimit(0)
-      ) {
+      if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
         return Promise.resolve(bytes.length);
       }
+      this.#maybeReadAhead();
       return written.then(() => bytes.length);
     } catch (e) {
       return Promise.reject(e);
     }
-  }
-
-  /** True inside a perform() callback while the queue has room for `more`. */
-  #inCallbackBelowLimit(more: number): boolean {
-    return this.#meta !== null &&
-      this.#queuedBytes + more <= CALLBACK_QUEUE_LIMIT;
   }
 
   /** send() after the large frame in progress has been written. */
@@ -920,6 +1009,7 @@ export class WebSocketConnection {
   ): Promise<void> {
     const done = Promise.withResolvers<void>();
     this.#txBusy = done.promise;
+    this.#maybeReadAhead();
     try {
       const proto = this.#proto;
       const scratch = this.#scratch ??= new Uint8Array(SEND_CHUNK);
@@ -1058,6 +1148,7 @@ export class WebSocketConnection {
     if (!this.#writing) {
       this.#markTurn();
       this.#runWriter();
+      if (this.#callbackPending) this.#maybeReadAhead();
     }
     return p;
   }

@@ -496,23 +496,27 @@ Deno.test("perform: awaiting large sends inside onFrame does not deadlock with a
     });
   })();
   const size = 1 << 20, total = 24, window = 12;
-  const payload = new Uint8Array(size).fill(7);
-  let sent = 0, received = 0, bytes = 0;
+  // Message i is filled with byte i, so order and content are checked.
+  const payloads = Array.from(
+    { length: total },
+    (_, i) => new Uint8Array(size).fill(i),
+  );
+  let sent = 0, received = 0, bytes = 0, misplaced = 0;
   const info = await within(
     20000,
     "echo of 24 x 1 MiB",
     perform(`ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`, {
       async onOpen(conn) {
-        for (; sent < window; sent++) await conn.send(payload);
+        for (; sent < window; sent++) await conn.send(payloads[sent]);
       },
       async onFrame(data, meta, conn) {
         if ((meta.flags & (WS.TEXT | WS.BINARY)) === 0) return;
         bytes += data.length;
+        if (data.some((b) => b !== received)) misplaced++;
         if (meta.bytesleft !== 0 || meta.flags & WS.CONT) return;
         received++;
         if (sent < total) {
-          sent++;
-          await conn.send(payload); // awaited inside the callback
+          await conn.send(payloads[sent++]); // awaited inside the callback
         } else if (received === total) {
           await conn.close();
         }
@@ -523,5 +527,51 @@ Deno.test("perform: awaiting large sends inside onFrame does not deadlock with a
   await serving;
   assert.equal(received, total);
   assert.equal(bytes, total * size);
+  assert.equal(misplaced, 0, "pieces with bytes of another message");
   assert.equal(info.wasClean, true);
+});
+
+Deno.test("perform: while onFrame awaits a blocked send, the client reads ahead in order, up to the peer's close", async () => {
+  // The server writes 48 MiB (more than the kernel buffers of both ends
+  // hold) and its close before it reads anything. Our callback meanwhile
+  // awaits a 40 MiB send that cannot finish until the server reads. Only
+  // reading ahead lets the server's writes finish; then everything must
+  // still arrive in order, and the close handshake complete.
+  const frameSize = 1 << 20, frames = 48, sendSize = 40 << 20;
+  let serverWrote = false;
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    const payload = new Uint8Array(frameSize);
+    for (let i = 0; i < frames; i++) {
+      await peer.sendBinary(payload.fill(i));
+    }
+    await peer.sendClose(1000, "done");
+    serverWrote = true;
+    const message = await peer.readMessage(20000);
+    assert.equal(message?.payload.length, sendSize);
+    assert.ok(message!.payload.every((b) => b === 9));
+    assert.equal((await peer.expectClose(20000)).code, 1000);
+  });
+  const order: number[] = [];
+  let misplaced = 0, wroteBeforeSendDone = false;
+  const info = await within(
+    30000,
+    "perform",
+    perform(server.url, {
+      async onFrame(data, meta, conn) {
+        if (!(meta.flags & WS.BINARY)) return;
+        if (meta.offset === 0) order.push(data[0]);
+        if (data.some((b) => b !== order.at(-1))) misplaced++;
+        if (order.length === 1 && endsMessage(meta)) {
+          await conn.send(new Uint8Array(sendSize).fill(9));
+          wroteBeforeSendDone = serverWrote;
+        }
+      },
+    }),
+  );
+  assert.deepEqual(order, Array.from({ length: frames }, (_, i) => i));
+  assert.equal(misplaced, 0);
+  assert.equal(wroteBeforeSendDone, true, "the server finished writing first");
+  assert.deepEqual(info, { code: 1000, reason: "done", wasClean: true });
+  await finish(server);
 });

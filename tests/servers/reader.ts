@@ -76,14 +76,30 @@ export class ConnReader {
         this.#eof = true;
         return false;
       }
-      const merged = new Uint8Array(this.#buf.length + got.length);
-      merged.set(this.#buf);
-      merged.set(got, this.#buf.length);
-      this.#buf = merged;
+      this.#append(got);
       return true;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Appends to the buffer, growing its storage geometrically: a big frame
+   * read 64 KiB at a time must not be copied over and over.
+   */
+  #append(bytes: Uint8Array): void {
+    const buf = this.#buf;
+    const size = buf.length + bytes.length;
+    const end = buf.byteOffset + buf.length;
+    if (end + bytes.length <= buf.buffer.byteLength) {
+      new Uint8Array(buf.buffer, end, bytes.length).set(bytes);
+      this.#buf = new Uint8Array(buf.buffer, buf.byteOffset, size);
+      return;
+    }
+    const grown = new Uint8Array(Math.max(size, 2 * buf.length, 64 * 1024));
+    grown.set(buf);
+    grown.set(bytes, buf.length);
+    this.#buf = grown.subarray(0, size);
   }
 
   /** Removes and returns the first `n` buffered bytes. */
