@@ -133,6 +133,7 @@ const COALESCE_LIMIT = 64 * 1024;
  */
 const STAGE_SIZE = 64 * 1024;
 const MAX_PIECE = Number.MAX_SAFE_INTEGER;
+const EMPTY = new Uint8Array(0);
 const CONTROL_FLAGS = WS.CLOSE | WS.PING | WS.PONG;
 
 const encoder = new TextEncoder();
@@ -956,10 +957,12 @@ export class WebSocketConnection {
         ({ payload, rsv } = proto.compress(bytes, flags));
       }
       if (
-        payload.length > STREAM_SEND_MIN &&
-        !(flags & (WS.OFFSET | CONTROL_FLAGS)) && !proto.inPartialFrame
+        payload.length > STREAM_SEND_MIN && !(flags & CONTROL_FLAGS) &&
+        this.#canStream(payload.length, flags, fragsize)
       ) {
-        return this.#sendLarge(payload, flags, rsv).then(() => bytes.length);
+        return this.#sendLarge(payload, flags, fragsize, rsv).then(() =>
+          bytes.length
+        );
       }
       const frame = proto.encode(
         payload,
@@ -969,12 +972,7 @@ export class WebSocketConnection {
         rsv,
       );
       const written = this.#write(frame);
-      if (!proto.inPartialFrame) {
-        if (proto.hasOutput) this.#flushControl();
-        if (this.#boundaryWaiters.length > 0) {
-          for (const wake of this.#boundaryWaiters.splice(0)) wake();
-        }
-      }
+      if (!proto.inPartialFrame) this.#atFrameBoundary();
       // Below the high-water mark the caller may queue more, to share the
       // next write; a write error then surfaces on the next call.
       if (this.#queuedBytes <= QUEUE_HIGH_WATER) {
@@ -998,13 +996,29 @@ export class WebSocketConnection {
   }
 
   /**
-   * Sends a big payload as one frame, masked piece by piece into one
-   * reusable buffer: no allocation the size of the payload, and each piece is
-   * written before the buffer is reused.
+   * True when a big send can take the streaming path of #sendLarge: a whole
+   * frame, or a partial one (WS.OFFSET, uncompressed) whose sizes add up, so
+   * that no piece can fail validation after earlier pieces went out.
+   */
+  #canStream(length: number, flags: number, fragsize: number): boolean {
+    const proto = this.#proto;
+    if ((flags & WS.OFFSET) === 0) return !proto.inPartialFrame;
+    if (this.#deflate !== null) return false;
+    if (proto.inPartialFrame) return length <= proto.partialFrameLeft;
+    return Number.isSafeInteger(fragsize) && fragsize >= length;
+  }
+
+  /**
+   * Sends a big payload (a whole frame, or a piece of a partial one) without
+   * an allocation its size, and resolves once the socket has taken it. A
+   * client masks it piece by piece into one reusable buffer, each piece
+   * written before the buffer is reused; a server writes the caller's bytes
+   * as they are, after the header.
    */
   async #sendLarge(
     bytes: Uint8Array,
     flags: number,
+    fragsize: number,
     rsv: number,
   ): Promise<void> {
     const done = Promise.withResolvers<void>();
@@ -1012,29 +1026,61 @@ export class WebSocketConnection {
     this.#maybeReadAhead();
     try {
       const proto = this.#proto;
-      const scratch = this.#scratch ??= new Uint8Array(SEND_CHUNK);
-      // The first piece leaves room for the (at most 14-byte) header.
-      let off = SEND_CHUNK - 14;
-      await this.#write(
-        proto.encode(
-          bytes.subarray(0, off),
-          flags | WS.OFFSET,
-          bytes.length,
-          scratch,
-          rsv,
-        ),
-      );
-      while (off < bytes.length) {
-        const end = Math.min(off + SEND_CHUNK, bytes.length);
-        await this.#write(
-          proto.encode(bytes.subarray(off, end), flags | WS.OFFSET, 0, scratch),
-        );
-        off = end;
+      const total = flags & WS.OFFSET ? fragsize : bytes.length;
+      let off = 0;
+      if (this.role === "server") {
+        if (!proto.inPartialFrame) {
+          this.#write(
+            proto.encode(
+              EMPTY,
+              flags | WS.OFFSET,
+              total,
+              this.#stageRoom(),
+              rsv,
+            ),
+          );
+        }
+        await this.#write(proto.continueUnmasked(bytes));
+      } else {
+        const scratch = this.#scratch ??= new Uint8Array(SEND_CHUNK);
+        if (!proto.inPartialFrame) {
+          // The first piece leaves room for the (at most 14-byte) header.
+          off = SEND_CHUNK - 14;
+          await this.#write(
+            proto.encode(
+              bytes.subarray(0, off),
+              flags | WS.OFFSET,
+              total,
+              scratch,
+              rsv,
+            ),
+          );
+        }
+        while (off < bytes.length) {
+          const end = Math.min(off + SEND_CHUNK, bytes.length);
+          await this.#write(
+            proto.encode(
+              bytes.subarray(off, end),
+              flags | WS.OFFSET,
+              0,
+              scratch,
+            ),
+          );
+          off = end;
+        }
       }
-      if (proto.hasOutput) this.#flushControl();
+      if (!proto.inPartialFrame) this.#atFrameBoundary();
     } finally {
       this.#txBusy = null;
       done.resolve();
+    }
+  }
+
+  /** Our frame is complete: held-back pongs and waiters for a boundary go. */
+  #atFrameBoundary(): void {
+    if (this.#proto.hasOutput) this.#flushControl();
+    if (this.#boundaryWaiters.length > 0) {
+      for (const wake of this.#boundaryWaiters.splice(0)) wake();
     }
   }
 
@@ -1147,6 +1193,11 @@ export class WebSocketConnection {
     const p = this.#queueDone.promise;
     if (!this.#writing) {
       this.#markTurn();
+      // Frames still buffered on the receive side mean the caller is
+      // working through a batch and will likely send again in this turn:
+      // then the first write waits too, and the batch leaves in one write.
+      // A lone reply (request/response, ping-pong) goes out at once.
+      if (this.#proto.buffered > 0) this.#wroteThisTurn = true;
       this.#runWriter();
       if (this.#callbackPending) this.#maybeReadAhead();
     }

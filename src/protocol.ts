@@ -534,6 +534,38 @@ export class Protocol {
     return this.#txFrameLeft > 0;
   }
 
+  /** Payload bytes the partial frame in progress still owes (0 when none). */
+  get partialFrameLeft(): number {
+    return this.#txFrameLeft;
+  }
+
+  /**
+   * Server role only: takes `data` as the next bytes of the partial frame in
+   * progress and returns it as it is, since unmasked payload needs no copy.
+   * The caller must keep `data` unchanged until it has been written.
+   */
+  continueUnmasked(data: Uint8Array): Uint8Array {
+    if (this.role !== "server") {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        "a client's payload must be masked",
+      );
+    }
+    this.#checkPartial(data.length);
+    this.#txFramePhase += data.length;
+    this.#txFrameLeft -= data.length;
+    return data;
+  }
+
+  #checkPartial(length: number): void {
+    if (length > this.#txFrameLeft) {
+      throw new WebSocketError(
+        "INVALID_ARGUMENT",
+        `${length} bytes sent past the end of the partial frame (${this.#txFrameLeft} left)`,
+      );
+    }
+  }
+
   /**
    * Encodes the frame bytes for one `send(data, flags, fragsize)` call, with
    * libcurl's conventions (see `WebSocketConnection.send`). Returns the bytes
@@ -626,11 +658,6 @@ export class Protocol {
     return frame;
   }
 
-  /**
-   * Encodes a data frame header for a frame of `total` bytes whose payload
-   * follows in later {@linkcode Protocol.encode} calls with `WS.OFFSET`.
-   * Used to stream large payloads without copying them whole.
-   */
   /** True while a compressed message is being sent in fragments. */
   get compressingMessage(): boolean {
     return this.#txCompressed;
@@ -705,12 +732,7 @@ export class Protocol {
   }
 
   #continuePartial(data: Uint8Array, out?: Uint8Array): Uint8Array {
-    if (data.length > this.#txFrameLeft) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        `${data.length} bytes sent past the end of the partial frame (${this.#txFrameLeft} left)`,
-      );
-    }
+    this.#checkPartial(data.length);
     const frame = out && out.length >= data.length
       ? out.subarray(0, data.length)
       : new Uint8Array(data.length);

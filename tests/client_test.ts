@@ -839,3 +839,40 @@ Deno.test("ping flood from a peer that never reads: the pong backlog stays bound
     assert.ok(grown < 8 * 1024 * 1024, `external memory grew ${grown} bytes`);
   }, { closeTimeout: 300 });
 });
+
+Deno.test("large partial frames (WS.OFFSET) stream as one masked frame; bad sizes are rejected before a byte goes out", async () => {
+  const MiB = 1 << 20;
+  const total = 3 * MiB + 5;
+  const big = new Uint8Array(total).map((_, i) => (i * 13 + (i >> 12)) & 255);
+  await withServer(async (peer) => {
+    const frame = await peer.expectFrame(20000);
+    assert.equal(frame.opcode, OP.BINARY);
+    assert.equal(frame.fin, true);
+    assert.equal(frame.masked, true);
+    assert.equal(frame.payload.length, total);
+    assert.deepEqual(frame.payload, big);
+    // Nothing of the rejected sends reached the wire: next is the text.
+    const next = await peer.expectFrame();
+    assert.equal(next.opcode, OP.TEXT);
+    assert.equal(td.decode(next.payload), "after");
+    await peer.echoUntilClose();
+  }, async (conn) => {
+    // fragsize smaller than the bytes given: rejected, no frame started.
+    await expectReject(
+      conn.send(big.subarray(0, MiB), WS.BINARY | WS.OFFSET, MiB - 1),
+      "INVALID_ARGUMENT",
+    );
+    assert.equal(
+      await conn.send(big.subarray(0, MiB), WS.BINARY | WS.OFFSET, total),
+      MiB,
+    );
+    // More than the frame still owes: rejected, the frame stays open.
+    await expectReject(
+      conn.send(new Uint8Array(total - MiB + 1), WS.BINARY | WS.OFFSET),
+      "INVALID_ARGUMENT",
+    );
+    await conn.send(big.subarray(MiB, 2 * MiB), WS.BINARY | WS.OFFSET);
+    await conn.send(big.subarray(2 * MiB), WS.BINARY | WS.OFFSET);
+    await conn.send("after");
+  });
+});

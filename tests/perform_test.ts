@@ -575,3 +575,41 @@ Deno.test("perform: while onFrame awaits a blocked send, the client reads ahead 
   assert.deepEqual(info, { code: 1000, reason: "done", wasClean: true });
   await finish(server);
 });
+
+Deno.test("server role: large frames and large partial-frame pieces reach Deno's client intact", async () => {
+  // The server role writes big payloads straight from the caller's buffer
+  // (no copy); Deno's built-in client is the independent judge.
+  const MiB = 1 << 20;
+  const whole = new Uint8Array(2 * MiB + 3).map((_, i) => (i * 7) & 255);
+  const parts = new Uint8Array(3 * MiB).map((_, i) => (i * 11 + 1) & 255);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await acceptWebSocket(await listener.accept());
+    await conn.send(whole);
+    await conn.send(
+      parts.subarray(0, MiB),
+      WS.BINARY | WS.OFFSET,
+      parts.length,
+    );
+    await conn.send(parts.subarray(MiB, 2 * MiB), WS.BINARY | WS.OFFSET);
+    await conn.send(parts.subarray(2 * MiB), WS.BINARY | WS.OFFSET);
+    await conn.close(1000);
+  })();
+  const ws = new WebSocket(
+    `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
+  );
+  ws.binaryType = "arraybuffer";
+  const got: Uint8Array[] = [];
+  const closed = new Promise<CloseEvent>((resolve, reject) => {
+    ws.onmessage = (e) => got.push(new Uint8Array(e.data));
+    ws.onclose = resolve;
+    ws.onerror = () => reject(new Error("Deno's client saw an error"));
+  });
+  const event = await within(20000, "Deno's client", closed);
+  listener.close();
+  await serving;
+  assert.equal(got.length, 2);
+  assert.deepEqual(got[0], whole);
+  assert.deepEqual(got[1], parts);
+  assert.equal(event.code, 1000);
+});

@@ -427,3 +427,21 @@ Deno.test("protocol encode: argument errors", () => {
   );
   assert.equal(c.queueClose(1000), false);
 });
+
+Deno.test("protocol: continueUnmasked passes a server's partial-frame bytes through uncopied, within the frame", () => {
+  const s = new Protocol({ role: "server" });
+  const header = s.encode(new Uint8Array(0), WS.BINARY | WS.OFFSET, 6);
+  assert.deepEqual([...header], [0x82, 6]);
+  assert.equal(s.partialFrameLeft, 6);
+  const piece = new Uint8Array([1, 2, 3, 4]);
+  assert.equal(s.continueUnmasked(piece), piece); // the same view, no copy
+  assert.equal(s.partialFrameLeft, 2);
+  assert.throws(() => s.continueUnmasked(new Uint8Array(3)), WebSocketError);
+  assert.equal(s.partialFrameLeft, 2); // a rejected piece changes nothing
+  s.continueUnmasked(new Uint8Array([5, 6]));
+  assert.ok(!s.inPartialFrame);
+  // A client must mask: no pass-through.
+  const c = new Protocol({ role: "client" });
+  c.encode(new Uint8Array(0), WS.BINARY | WS.OFFSET, 4);
+  assert.throws(() => c.continueUnmasked(new Uint8Array(4)), WebSocketError);
+});
