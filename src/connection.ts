@@ -123,17 +123,28 @@ const READ_AHEAD_LIMIT = 64 * 1024 * 1024;
 const READ_AHEAD_CHUNK = 256 * 1024;
 /** Read-ahead buffers kept for reuse (4 MiB). */
 const READ_AHEAD_POOL = 16;
+
+/**
+ * What a read-ahead chunk counts against READ_AHEAD_LIMIT: its bytes, but
+ * at least 1 KiB, for the per-object overhead of many tiny reads.
+ */
+function aheadCost(chunk: Uint8Array): number {
+  return Math.max(chunk.length, 1024);
+}
 /** Small frames queued together are copied into one write up to this size. */
 const COALESCE_LIMIT = 64 * 1024;
+/** The largest frame header: 2 + 8 (64-bit length) + 4 (masking key). */
+const MAX_HEADER = 14;
 /**
- * Frames up to about this size are encoded straight into a staging buffer
- * that is written as a whole: no allocation per frame and no copy to
- * coalesce them. Two such buffers alternate: one fills while the other is
- * being written.
+ * Frames up to this size (any frame of at most STREAM_SEND_MIN payload) are
+ * encoded straight into a staging buffer that is written as a whole: no
+ * allocation per frame and no copy to coalesce them. Buffers rotate through
+ * a small pool: one fills while others are being written.
  */
-const STAGE_SIZE = 64 * 1024;
+const STAGE_SIZE = STREAM_SEND_MIN + MAX_HEADER;
+/** Written staging buffers kept for reuse. */
+const STAGE_POOL = 4;
 const MAX_PIECE = Number.MAX_SAFE_INTEGER;
-const EMPTY = new Uint8Array(0);
 const CONTROL_FLAGS = WS.CLOSE | WS.PING | WS.PONG;
 
 const encoder = new TextEncoder();
@@ -245,7 +256,10 @@ export class WebSocketConnection {
   #queuedBytes = 0;
   #scratch: Uint8Array | null = null;
   #stage: Uint8Array | null = null;
-  #spareStage: Uint8Array | null = null;
+  /** Filled staging buffers whose bytes are in #queue (not yet written). */
+  #fullStages: Uint8Array[] = [];
+  /** Written staging buffers, ready for reuse. */
+  #stagePool: Uint8Array[] = [];
   /** Staged bytes from #stageStart to #stageEnd are not in #queue yet. */
   #stageStart = 0;
   #stageEnd = 0;
@@ -497,7 +511,11 @@ export class WebSocketConnection {
    * The callback face on this connection: calls `onFrame` for every piece of
    * every frame as it arrives, until the connection closes. `data` is a view
    * of the read buffer, valid until the callback returns (copy it to keep
-   * it). A callback that returns a promise pauses reading until it settles.
+   * it). A callback that returns a promise pauses delivery until it settles,
+   * and reading too (backpressure) unless our own writes wait for the
+   * socket: then the connection reads ahead, at most 64 MiB, so that a
+   * callback awaiting `send()` or `close()` cannot deadlock with a peer that
+   * stops reading while its own writes wait.
    * Resolves with how the connection closed; rejects on a protocol error.
    *
    * @example Reply to every message from inside the callback
@@ -534,10 +552,8 @@ export class WebSocketConnection {
           const r = onFrame(piece.data, piece.meta, this);
           if (r instanceof Promise) {
             this.#callbackPending = true;
-            // Sends made before the callback returned may be waiting already.
-            if (this.#txBusy || this.#queuedBytes > QUEUE_HIGH_WATER) {
-              this.#maybeReadAhead();
-            }
+            // Writes made before the callback returned may be waiting already.
+            this.#maybeReadAhead();
             try {
               await r;
             } finally {
@@ -684,8 +700,10 @@ export class WebSocketConnection {
     }
     const ahead = this.#readAhead.shift();
     if (ahead !== undefined) {
-      this.#readAheadBytes -= ahead.length;
-      this.#aheadInUse = new Uint8Array(ahead.buffer);
+      this.#readAheadBytes -= aheadCost(ahead);
+      if (ahead.buffer.byteLength === READ_AHEAD_CHUNK) {
+        this.#aheadInUse = new Uint8Array(ahead.buffer);
+      }
       return ahead;
     }
     if (this.#readAheadEnd !== undefined) {
@@ -709,10 +727,7 @@ export class WebSocketConnection {
    */
   #maybeReadAhead(): void {
     if (this.#readAheadRun === null && this.#mustReadAhead()) {
-      const run = this.#readAheadLoop().finally(() => {
-        this.#readAheadRun = null;
-      });
-      this.#readAheadRun = run;
+      this.#readAheadRun = this.#readAheadLoop();
     }
   }
 
@@ -724,22 +739,39 @@ export class WebSocketConnection {
   }
 
   async #readAheadLoop(): Promise<void> {
-    while (this.#mustReadAhead()) {
-      const buf = this.#aheadPool.pop() ?? new Uint8Array(READ_AHEAD_CHUNK);
-      let n: number | null;
-      try {
-        n = await this.#conn.read(buf);
-      } catch (e) {
-        this.#readAheadEnd = { error: e };
-        return;
+    // Let #maybeReadAhead store this run first: the finally below clears it
+    // in the same step as the last check, so no send can find a run that
+    // is about to end (and not start one).
+    await undefined;
+    try {
+      while (this.#mustReadAhead()) {
+        const buf = this.#aheadPool.pop() ?? new Uint8Array(READ_AHEAD_CHUNK);
+        let n: number | null;
+        try {
+          n = await this.#conn.read(buf);
+        } catch (e) {
+          this.#readAheadEnd = { error: e };
+          return;
+        }
+        if (n === null) {
+          this.#readAheadEnd = null;
+          return;
+        }
+        this.#lastRx = Date.now();
+        let chunk = buf.subarray(0, n);
+        if (n < READ_AHEAD_CHUNK / 4) {
+          // A short read gets a buffer its size, so that many small reads
+          // cannot each hold a whole chunk; the big buffer reads again.
+          chunk = buf.slice(0, n);
+          if (this.#aheadPool.length < READ_AHEAD_POOL) {
+            this.#aheadPool.push(buf);
+          }
+        }
+        this.#readAhead.push(chunk);
+        this.#readAheadBytes += aheadCost(chunk);
       }
-      if (n === null) {
-        this.#readAheadEnd = null;
-        return;
-      }
-      this.#lastRx = Date.now();
-      this.#readAhead.push(buf.subarray(0, n));
-      this.#readAheadBytes += n;
+    } finally {
+      this.#readAheadRun = null;
     }
   }
 
@@ -904,18 +936,19 @@ export class WebSocketConnection {
    * `send("Hel", WS.TEXT | WS.CONT)` then `send("lo", WS.TEXT)` sends one
    * text message. Partial frames: pass `WS.OFFSET` with `fragsize` = the
    * frame's total payload size on the first call, then `WS.OFFSET` with
-   * `fragsize` 0 until the frame is complete. Frames above 64 KiB are
-   * masked and written 256 KiB at a time, so memory stays flat.
+   * `fragsize` 0 until the frame is complete. Payloads above 64 KiB stream:
+   * a client masks them 256 KiB at a time through one reusable buffer, a
+   * server writes them from the caller's buffer, so memory stays flat.
    *
    * Resolves with the number of payload bytes sent (after compression, the
-   * caller's bytes). While less than 256 KiB waits for the socket it resolves
-   * as soon as the frame is queued, so that frames sent together share one
-   * write; above that it waits until the socket has taken the bytes
-   * (backpressure). A write error then rejects the next call. A
-   * `perform()` callback may await its sends: while it waits and our bytes
-   * wait for the socket, the connection keeps reading (up to 64 MiB ahead),
-   * so a peer that stops reading while its own writes wait cannot deadlock
-   * with it.
+   * caller's bytes). A frame of up to 64 KiB resolves as soon as it is
+   * queued while less than 256 KiB waits for the socket, so that frames sent
+   * together share one write; otherwise, and for larger payloads always, it
+   * waits until the socket has taken the bytes (backpressure). A write error
+   * then rejects the next call. What is needed of the first 256 KiB of
+   * `data` is copied before send() returns, so a caller that does not wait
+   * may reuse its buffer; bytes beyond that are read until the promise
+   * settles.
    *
    * @example A 10-byte frame sent in two calls
    * ```ts ignore
@@ -937,7 +970,14 @@ export class WebSocketConnection {
       }
       if (this.#raw) return this.#write(bytes).then(() => bytes.length);
       flags ??= typeof data === "string" ? WS.TEXT : WS.BINARY;
-      if (this.#txBusy) return this.#sendWhenIdle(bytes, flags, fragsize);
+      if (this.#txBusy) {
+        // Waiting for a large frame: keep a copy of a payload up to
+        // SEND_CHUNK, since the caller may reuse its buffer once we return.
+        const kept = bytes.length <= SEND_CHUNK && bytes === data
+          ? bytes.slice()
+          : bytes;
+        return this.#sendWhenIdle(kept, flags, fragsize);
+      }
       const proto = this.#proto;
       if (flags & CONTROL_FLAGS && proto.inPartialFrame) {
         throw new WebSocketError(
@@ -968,7 +1008,7 @@ export class WebSocketConnection {
         payload,
         flags,
         fragsize,
-        this.#stageRoom(),
+        this.#stageRoom(MAX_HEADER + payload.length),
         rsv,
       );
       const written = this.#write(frame);
@@ -1012,8 +1052,8 @@ export class WebSocketConnection {
    * Sends a big payload (a whole frame, or a piece of a partial one) without
    * an allocation its size, and resolves once the socket has taken it. A
    * client masks it piece by piece into one reusable buffer, each piece
-   * written before the buffer is reused; a server writes the caller's bytes
-   * as they are, after the header.
+   * written before the buffer is reused; a server writes what follows the
+   * first piece straight from the caller's bytes.
    */
   async #sendLarge(
     bytes: Uint8Array,
@@ -1027,47 +1067,32 @@ export class WebSocketConnection {
     try {
       const proto = this.#proto;
       const total = flags & WS.OFFSET ? fragsize : bytes.length;
-      let off = 0;
-      if (this.role === "server") {
-        if (!proto.inPartialFrame) {
-          this.#write(
-            proto.encode(
-              EMPTY,
-              flags | WS.OFFSET,
-              total,
-              this.#stageRoom(),
-              rsv,
-            ),
-          );
-        }
-        await this.#write(proto.continueUnmasked(bytes));
-      } else {
-        const scratch = this.#scratch ??= new Uint8Array(SEND_CHUNK);
-        if (!proto.inPartialFrame) {
-          // The first piece leaves room for the (at most 14-byte) header.
-          off = SEND_CHUNK - 14;
-          await this.#write(
-            proto.encode(
-              bytes.subarray(0, off),
-              flags | WS.OFFSET,
-              total,
-              scratch,
-              rsv,
-            ),
-          );
-        }
-        while (off < bytes.length) {
-          const end = Math.min(off + SEND_CHUNK, bytes.length);
-          await this.#write(
-            proto.encode(
-              bytes.subarray(off, end),
-              flags | WS.OFFSET,
-              0,
-              scratch,
-            ),
-          );
-          off = end;
-        }
+      const scratch = this.#scratch ??= new Uint8Array(SEND_CHUNK + MAX_HEADER);
+      // The first SEND_CHUNK bytes are copied (masked, for a client) before
+      // send() returns, so a caller that does not wait for it, like an echo
+      // of a perform() piece, may reuse its buffer; only beyond that are the
+      // caller's bytes read until the promise settles.
+      let off = Math.min(bytes.length, SEND_CHUNK);
+      await this.#write(
+        proto.encode(
+          bytes.subarray(0, off),
+          flags | WS.OFFSET,
+          proto.inPartialFrame ? 0 : total,
+          scratch,
+          rsv,
+        ),
+      );
+      if (this.role === "server" && off < bytes.length) {
+        // Unmasked: the rest goes from the caller's bytes, with no copy.
+        await this.#write(proto.continueUnmasked(bytes.subarray(off)));
+        off = bytes.length;
+      }
+      while (off < bytes.length) {
+        const end = Math.min(off + SEND_CHUNK, bytes.length);
+        await this.#write(
+          proto.encode(bytes.subarray(off, end), flags | WS.OFFSET, 0, scratch),
+        );
+        off = end;
       }
       if (!proto.inPartialFrame) this.#atFrameBoundary();
     } finally {
@@ -1199,14 +1224,28 @@ export class WebSocketConnection {
       // A lone reply (request/response, ping-pong) goes out at once.
       if (this.#proto.buffered > 0) this.#wroteThisTurn = true;
       this.#runWriter();
-      if (this.#callbackPending) this.#maybeReadAhead();
     }
+    // Whatever a pending callback now waits for may need the peer to read.
+    if (this.#callbackPending) this.#maybeReadAhead();
     return p;
   }
 
-  /** Free space at the end of the staging buffer, to encode a frame into. */
-  #stageRoom(): Uint8Array {
-    this.#stage ??= new Uint8Array(STAGE_SIZE);
+  /**
+   * Free space at the end of the staging buffer, to encode a frame of up to
+   * `size` bytes into. When the buffer is too full for it, a fresh one (from
+   * the pool) takes over, so frames up to STAGE_SIZE never allocate.
+   */
+  #stageRoom(size: number): Uint8Array {
+    if (
+      this.#stage !== null && size <= STAGE_SIZE &&
+      this.#stageEnd + size > STAGE_SIZE
+    ) {
+      this.#sealStage();
+      this.#fullStages.push(this.#stage);
+      this.#stage = null;
+      this.#stageStart = this.#stageEnd = 0;
+    }
+    this.#stage ??= this.#stagePool.pop() ?? new Uint8Array(STAGE_SIZE);
     return this.#stage.subarray(this.#stageEnd);
   }
 
@@ -1220,8 +1259,9 @@ export class WebSocketConnection {
 
   /**
    * Write coalescing by event-loop turn: the first write of a turn goes out
-   * at once (latency), frames queued after it in the same turn wait for the
-   * next turn and leave in one write (fewer ops per message).
+   * at once (latency) unless received frames are still buffered (see
+   * #write); frames queued after it in the same turn wait for the next turn
+   * and leave in one write (fewer ops per message).
    */
   #turnBusy = false;
   #wroteThisTurn = false;
@@ -1263,17 +1303,22 @@ export class WebSocketConnection {
         this.#queue = [];
         this.#queueDone = null;
         this.#inFlight = done.promise;
-        // The staging buffer goes out with this batch; fill the other one.
-        const sent = this.#stageEnd > 0 ? this.#stage : null;
-        if (sent) {
-          this.#stage = this.#spareStage;
-          this.#spareStage = null;
+        // The staging buffers go out with this batch; fill another one.
+        const sent = this.#fullStages;
+        this.#fullStages = [];
+        if (this.#stageEnd > 0) {
+          sent.push(this.#stage!);
+          this.#stage = null;
           this.#stageStart = this.#stageEnd = 0;
         }
         try {
           await this.#writeParts(parts);
           for (const p of parts) this.#queuedBytes -= p.length;
-          if (sent) this.#spareStage = sent;
+          for (const stage of sent) {
+            if (this.#stagePool.length < STAGE_POOL) {
+              this.#stagePool.push(stage);
+            }
+          }
           done.resolve();
           // A pong held back by the backlog goes out now.
           if (this.#proto.hasOutput && !this.#txBusy) this.#flushControl();

@@ -16,8 +16,10 @@ import type {
 export interface PerformOptions extends ConnectOptions {
   /**
    * Called for every piece of every frame with its metadata. `data` is valid
-   * until the call returns; a returned promise pauses reading until it
-   * settles. `conn.send()` and `conn.close()` may be awaited inside.
+   * until the call returns; a returned promise pauses delivery until it
+   * settles. `conn.send()` and `conn.close()` may be awaited inside: while
+   * they wait for the socket, the connection reads ahead (see
+   * `WebSocketConnection.perform`).
    */
   onFrame: FrameCallback;
   /** Called once the upgrade is done, before any frame is delivered. */

@@ -876,3 +876,33 @@ Deno.test("large partial frames (WS.OFFSET) stream as one masked frame; bad size
     await conn.send("after");
   });
 });
+
+Deno.test("many frames sent without waiting (staged across several buffers) arrive in order and intact", async () => {
+  // Runs of frames that overflow a staging buffer (up to 65,536 bytes of
+  // payload are staged, 65,537 are not) between unstaged large frames; the
+  // peer starts reading late, so writes are pending while more is staged.
+  const pattern = [0, 1, 125, 126, 4000, 16384, 40000, 30000, 65535, 65536];
+  const sizes = Array.from(
+    { length: 330 },
+    (_, i) => i % 11 === 10 ? 65537 + i : pattern[i % 11],
+  );
+  // Then 12 MB of staged frames only, more than the kernel buffers hold:
+  // staging buffers are written while others fill, and must not be reused
+  // before their write is done.
+  for (let i = 0; i < 200; i++) sizes.push(60000 + i);
+  const payload = (i: number) =>
+    new Uint8Array(sizes[i]).map((_, j) => (i * 31 + j) & 255);
+  await withServer(async (peer) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < sizes.length; i++) {
+      const frame = await peer.expectFrame(10000);
+      assert.equal(frame.opcode, OP.BINARY, `frame ${i}`);
+      assert.equal(frame.masked, true);
+      assert.deepEqual(frame.payload, payload(i), `frame ${i}`);
+    }
+    await peer.echoUntilClose();
+  }, async (conn) => {
+    const sends = sizes.map((_, i) => conn.send(payload(i)));
+    assert.deepEqual(await Promise.all(sends), sizes);
+  });
+});

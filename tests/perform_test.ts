@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   acceptWebSocket,
   type CloseInfo,
+  connect,
   type FrameMeta,
   perform,
   type WebSocketConnection,
@@ -612,4 +613,175 @@ Deno.test("server role: large frames and large partial-frame pieces reach Deno's
   assert.deepEqual(got[0], whole);
   assert.deepEqual(got[1], parts);
   assert.equal(event.code, 1000);
+});
+
+/**
+ * A scripted peer that, before it reads anything, writes `frames` binary
+ * frames of 1 MiB (frame i filled with byte i) and, unless `raw`, its close;
+ * then it reads a binary message of `expect` bytes and (unless `raw`) our
+ * close. Our own big write is stuck meanwhile, so only read-ahead lets the
+ * peer's writes finish.
+ */
+function startBusyWriter(frames: number, expect: number, raw = false) {
+  return startScriptedServer(async (peer) => {
+    await peer.accept();
+    const payload = new Uint8Array(1 << 20);
+    for (let i = 0; i < frames; i++) await peer.sendBinary(payload.fill(i));
+    if (raw) {
+      await peer.readBytes(expect, 20000);
+      return peer.close();
+    }
+    await peer.sendClose(1000, "done");
+    const message = await peer.readMessage(20000);
+    assert.equal(message?.payload.length, expect);
+    assert.equal((await peer.expectClose(20000)).code, 1000);
+  });
+}
+
+Deno.test("perform: a callback awaiting close() behind a stuck write still reads ahead and closes cleanly", async () => {
+  const frames = 40, sendSize = 6 << 20;
+  const server = startBusyWriter(frames, sendSize);
+  const order: number[] = [];
+  const info = await within(
+    30000,
+    "perform",
+    perform(server.url, {
+      onOpen(conn) {
+        // Not awaited: it stays stuck until the peer reads.
+        conn.send(new Uint8Array(sendSize)).catch(() => {});
+      },
+      async onFrame(data, meta, conn) {
+        if (!(meta.flags & WS.BINARY)) return;
+        if (meta.offset === 0) order.push(data[0]);
+        if (order.length === 1 && endsMessage(meta)) await conn.close(1000);
+      },
+    }),
+  );
+  assert.deepEqual(order, Array.from({ length: frames }, (_, i) => i));
+  assert.deepEqual(info, { code: 1000, reason: "done", wasClean: true });
+  await finish(server);
+});
+
+Deno.test("perform: raw mode, a callback awaiting a send behind a stuck write still reads ahead", async () => {
+  // onOpen writes 4 KiB at a time until a write is not taken within 200 ms:
+  // then the kernel buffers are full and the writer is stuck with little
+  // queued (no large frame, far below the high-water mark).
+  const frames = 40;
+  let filled = false, sent = 0;
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    for (let i = 0; i < 200 && !filled; i++) await delay(25);
+    const payload = new Uint8Array(1 << 20);
+    for (let i = 0; i < frames; i++) await peer.sendBinary(payload.fill(i));
+    assert.equal((await peer.readUntilEof(20000)).length, sent);
+  });
+  const expected = frames * ((1 << 20) + 10); // each frame's header + payload
+  let delivered = 0;
+  const info = await within(
+    30000,
+    "perform",
+    perform(server.url, {
+      rawMode: true,
+      async onOpen(conn) {
+        for (let i = 0; i < 8192; i++) {
+          const write = conn.send(new Uint8Array(4096));
+          sent += 4096;
+          const taken = await Promise.race([
+            write.then(() => true),
+            delay(200).then(() => false),
+          ]);
+          if (!taken) break;
+        }
+        filled = true;
+      },
+      async onFrame(data, _meta, conn) {
+        const first = delivered === 0;
+        delivered += data.length;
+        if (first) {
+          sent += 4096;
+          await conn.send(new Uint8Array(4096)); // behind the stuck write
+        }
+        if (delivered === expected) await conn.close();
+      },
+    }),
+  );
+  assert.equal(delivered, expected);
+  assert.equal(info.wasClean, false); // raw mode: no close handshake
+  await finish(server);
+});
+
+Deno.test("perform: many small frames read ahead do not each hold a whole read buffer", async () => {
+  // The callback waits on a stuck 8 MiB send while the peer sends 600 tiny
+  // frames one by one (a read each), then reads. Each read once kept a
+  // 256 KiB buffer: about 150 MiB for 7 KiB of data.
+  const sendSize = 8 << 20, tiny = 600;
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.sendBinary(new Uint8Array(1)); // starts the client's send
+    await delay(200); // the send is stuck by now: nothing is read
+    for (let i = 0; i < tiny; i++) {
+      await peer.sendBinary(new Uint8Array(12).fill(i & 255));
+      if (i % 20 === 0) await delay(1); // separate reads
+    }
+    await peer.sendClose(1000);
+    assert.equal((await peer.readMessage(20000))?.payload.length, sendSize);
+    await peer.expectClose(20000);
+  });
+  const before = Deno.memoryUsage().external;
+  let peak = 0, received = 0, misplaced = 0;
+  const info = await within(
+    30000,
+    "perform",
+    perform(server.url, {
+      async onFrame(data, meta, conn) {
+        if (!(meta.flags & WS.BINARY)) return;
+        peak = Math.max(peak, Deno.memoryUsage().external - before);
+        if (received++ === 0) {
+          await conn.send(new Uint8Array(sendSize));
+        } else if (data.length !== 12 || data[0] !== ((received - 2) & 255)) {
+          misplaced++;
+        }
+      },
+    }),
+  );
+  assert.equal(received, tiny + 1);
+  assert.equal(misplaced, 0);
+  assert.equal(info.wasClean, true);
+  // The 8 MiB send buffer and a few read buffers; not 600 of them.
+  assert.ok(peak < 40 << 20, `external memory grew by ${peak >> 20} MiB`);
+  await finish(server);
+});
+
+Deno.test("server role: a perform() echo that does not await its sends echoes every piece intact", async () => {
+  // Pieces are views of the read buffer, reused by the next read; send()
+  // must have taken what it needs (up to 256 KiB) before it returns, even
+  // when it has to wait behind a large frame.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    const conn = await acceptWebSocket(await listener.accept());
+    await conn.perform((data, meta, c) => {
+      if (!(meta.flags & WS.BINARY)) return;
+      const flags = WS.BINARY | WS.OFFSET;
+      const total = meta.offset === 0 ? data.length + meta.bytesleft : 0;
+      c.send(data, flags, total).catch(() => {});
+    });
+  })();
+  const frames = 24, size = 100 * 1024;
+  const conn = await connect(
+    `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
+  );
+  try {
+    for (let i = 0; i < frames; i++) {
+      await conn.send(new Uint8Array(size).fill(i + 1));
+    }
+    for (let i = 0; i < frames; i++) {
+      const echo = await within(10000, `echo ${i}`, conn.receive());
+      assert.ok(echo instanceof Uint8Array && echo.length === size);
+      assert.ok(echo.every((b) => b === i + 1), `echo ${i} is intact`);
+    }
+  } finally {
+    await conn.close();
+    listener.close();
+    await serving;
+  }
 });
