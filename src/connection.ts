@@ -1003,11 +1003,17 @@ export class WebSocketConnection {
       if (this.#finished || this.#writeError) {
         throw this.#writeError ?? closedError();
       }
-      if (this.#raw) return this.#write(bytes).then(() => bytes.length);
+      if (this.#raw) {
+        // Raw bytes are queued as they are: keep a copy of up to SEND_CHUNK,
+        // since the caller may reuse its buffer once we return.
+        const kept = bytes.length <= SEND_CHUNK && bytes === data
+          ? bytes.slice()
+          : bytes;
+        return this.#write(kept).then(() => bytes.length);
+      }
       flags ??= typeof data === "string" ? WS.TEXT : WS.BINARY;
       if (this.#txBusy) {
-        // Waiting for a large frame: keep a copy of a payload up to
-        // SEND_CHUNK, since the caller may reuse its buffer once we return.
+        // Waiting for a large frame: keep a copy, as for raw bytes above.
         const kept = bytes.length <= SEND_CHUNK && bytes === data
           ? bytes.slice()
           : bytes;

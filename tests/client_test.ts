@@ -17,6 +17,7 @@ import {
   startScriptedServer,
 } from "./servers/scripted.ts";
 import { testCerts } from "./servers/certs.ts";
+import { assertSameBytes, within } from "./helpers.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -850,7 +851,7 @@ Deno.test("large partial frames (WS.OFFSET) stream as one masked frame; bad size
     assert.equal(frame.fin, true);
     assert.equal(frame.masked, true);
     assert.equal(frame.payload.length, total);
-    assert.deepEqual(frame.payload, big);
+    assertSameBytes(frame.payload, big);
     // Nothing of the rejected sends reached the wire: next is the text.
     const next = await peer.expectFrame();
     assert.equal(next.opcode, OP.TEXT);
@@ -898,11 +899,54 @@ Deno.test("many frames sent without waiting (staged across several buffers) arri
       const frame = await peer.expectFrame(10000);
       assert.equal(frame.opcode, OP.BINARY, `frame ${i}`);
       assert.equal(frame.masked, true);
-      assert.deepEqual(frame.payload, payload(i), `frame ${i}`);
+      assertSameBytes(frame.payload, payload(i), `frame ${i}`);
     }
     await peer.echoUntilClose();
   }, async (conn) => {
     const sends = sizes.map((_, i) => conn.send(payload(i)));
     assert.deepEqual(await Promise.all(sends), sizes);
   });
+});
+
+Deno.test("send() takes the first 1 MiB of a payload before it returns: a buffer reused at once goes out as it was", async () => {
+  const sizes = [100, 200 * 1024, 1 << 20];
+  const original = (n: number, seed: number) =>
+    new Uint8Array(n).map((_, i) => (i * 7 + seed) & 255);
+  for (const rawMode of [false, true]) {
+    await withServer(async (peer) => {
+      if (rawMode) {
+        // Raw mode: our bytes arrive exactly as sent, no framing.
+        const total = sizes.reduce((a, b) => a + b, 0);
+        const got = await peer.readBytes(total * 2, 10000);
+        let off = 0;
+        for (const seed of [1, 2]) {
+          for (const n of sizes) {
+            assertSameBytes(got.subarray(off, off + n), original(n, seed));
+            off += n;
+          }
+        }
+        return;
+      }
+      for (const seed of [1, 2]) {
+        for (const n of sizes) {
+          const frame = await peer.expectFrame(10000);
+          assertSameBytes(frame.payload, original(n, seed), `${n} bytes`);
+        }
+      }
+      await peer.echoUntilClose();
+    }, async (conn) => {
+      const sends: Promise<number>[] = [];
+      for (const seed of [1, 2]) {
+        for (const n of sizes) {
+          const buf = original(n, seed);
+          sends.push(conn.send(buf, WS.BINARY)); // not awaited
+          buf.fill(0xee); // the caller reuses its buffer right away
+        }
+      }
+      assert.deepEqual(
+        await within(20000, "sends", Promise.all(sends)),
+        [...sizes, ...sizes],
+      );
+    }, { rawMode });
+  }
 });

@@ -36,3 +36,17 @@ export const DENO: string = Deno.permissions.querySync({
   }).state === "granted"
   ? Deno.execPath()
   : "deno";
+
+/**
+ * Asserts that two byte arrays are equal, naming the first difference.
+ * (`assert.deepEqual` on megabytes builds a diff that takes minutes.)
+ */
+export function assertSameBytes(
+  got: Uint8Array,
+  want: Uint8Array,
+  what = "bytes",
+): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const at = got.findIndex((b, i) => b !== want[i]);
+  assert.equal(at, -1, `${what}: first difference at byte ${at}`);
+}

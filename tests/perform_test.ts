@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { startWsEchoServer } from "./servers/echo.ts";
 import { OP, startScriptedServer } from "./servers/scripted.ts";
-import { finish, within } from "./helpers.ts";
+import { assertSameBytes, finish, within } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -610,8 +610,8 @@ Deno.test("server role: large frames and large partial-frame pieces reach Deno's
   listener.close();
   await serving;
   assert.equal(got.length, 2);
-  assert.deepEqual(got[0], whole);
-  assert.deepEqual(got[1], parts);
+  assertSameBytes(got[0], whole);
+  assertSameBytes(got[1], parts);
   assert.equal(event.code, 1000);
 });
 
