@@ -532,26 +532,45 @@ Deno.test("perform: awaiting large sends inside onFrame does not deadlock with a
   assert.equal(info.wasClean, true);
 });
 
+/**
+ * A scripted peer that, before it reads anything, writes `frames` binary
+ * frames of 1 MiB (frame i filled with byte i) and its close (then calls
+ * `onWritten`); then it reads a binary message of `expect` bytes, each
+ * `fill` when given, and our close. Our own big write is stuck meanwhile, so
+ * only read-ahead lets the peer's writes finish.
+ */
+function startBusyWriter(
+  frames: number,
+  expect: number,
+  { onWritten = () => {}, fill }: { onWritten?: () => void; fill?: number } =
+    {},
+) {
+  return startScriptedServer(async (peer) => {
+    await peer.accept();
+    const payload = new Uint8Array(1 << 20);
+    for (let i = 0; i < frames; i++) await peer.sendBinary(payload.fill(i));
+    await peer.sendClose(1000, "done");
+    onWritten();
+    const message = await peer.readMessage(20000);
+    assert.equal(message?.payload.length, expect);
+    if (fill !== undefined) {
+      assert.ok(message!.payload.every((b) => b === fill));
+    }
+    assert.equal((await peer.expectClose(20000)).code, 1000);
+  });
+}
+
 Deno.test("perform: while onFrame awaits a blocked send, the client reads ahead in order, up to the peer's close", async () => {
   // The server writes 48 MiB (more than the kernel buffers of both ends
   // hold) and its close before it reads anything. Our callback meanwhile
   // awaits a 40 MiB send that cannot finish until the server reads. Only
   // reading ahead lets the server's writes finish; then everything must
   // still arrive in order, and the close handshake complete.
-  const frameSize = 1 << 20, frames = 48, sendSize = 40 << 20;
+  const frames = 48, sendSize = 40 << 20;
   let serverWrote = false;
-  const server = startScriptedServer(async (peer) => {
-    await peer.accept();
-    const payload = new Uint8Array(frameSize);
-    for (let i = 0; i < frames; i++) {
-      await peer.sendBinary(payload.fill(i));
-    }
-    await peer.sendClose(1000, "done");
-    serverWrote = true;
-    const message = await peer.readMessage(20000);
-    assert.equal(message?.payload.length, sendSize);
-    assert.ok(message!.payload.every((b) => b === 9));
-    assert.equal((await peer.expectClose(20000)).code, 1000);
+  const server = startBusyWriter(frames, sendSize, {
+    onWritten: () => serverWrote = true,
+    fill: 9,
   });
   const order: number[] = [];
   let misplaced = 0, wroteBeforeSendDone = false;
@@ -614,29 +633,6 @@ Deno.test("server role: large frames and large partial-frame pieces reach Deno's
   assertSameBytes(got[1], parts);
   assert.equal(event.code, 1000);
 });
-
-/**
- * A scripted peer that, before it reads anything, writes `frames` binary
- * frames of 1 MiB (frame i filled with byte i) and, unless `raw`, its close;
- * then it reads a binary message of `expect` bytes and (unless `raw`) our
- * close. Our own big write is stuck meanwhile, so only read-ahead lets the
- * peer's writes finish.
- */
-function startBusyWriter(frames: number, expect: number, raw = false) {
-  return startScriptedServer(async (peer) => {
-    await peer.accept();
-    const payload = new Uint8Array(1 << 20);
-    for (let i = 0; i < frames; i++) await peer.sendBinary(payload.fill(i));
-    if (raw) {
-      await peer.readBytes(expect, 20000);
-      return peer.close();
-    }
-    await peer.sendClose(1000, "done");
-    const message = await peer.readMessage(20000);
-    assert.equal(message?.payload.length, expect);
-    assert.equal((await peer.expectClose(20000)).code, 1000);
-  });
-}
 
 Deno.test("perform: a callback awaiting close() behind a stuck write still reads ahead and closes cleanly", async () => {
   const frames = 40, sendSize = 6 << 20;
