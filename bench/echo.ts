@@ -60,8 +60,20 @@ export interface Options {
   timeoutMs: number;
   json: string | null;
   /** The echo server: npm:ws (default) or wsnc's own streaming echo. */
-  server: "ws" | "wsnc";
+  server: "ws" | "wsnc" | "deno";
 }
+
+/** The echo server script and its description, by `--server`. */
+const SERVER_SCRIPTS = {
+  ws: "./servers/ws_echo_server.ts",
+  wsnc: "./servers/wsnc_echo_server.ts",
+  deno: "./servers/deno_echo_server.ts",
+} as const;
+const SERVER_LABELS = {
+  ws: "npm:ws@8 WebSocketServer under Deno",
+  wsnc: "wsnc streaming echo (acceptWebSocket + perform)",
+  deno: "Deno's built-in server (Deno.serve + Deno.upgradeWebSocket)",
+} as const;
 
 const FULL_ROWS: Record<string, [number, number]> = {
   "64": [64, 100_000],
@@ -165,8 +177,8 @@ export function parseOptions(args: string[]): Options {
   };
   const memory = value("--memory-size");
   const server = value("--server") ?? "ws";
-  if (server !== "ws" && server !== "wsnc") {
-    throw new Error(`unknown server ${server}: use ws or wsnc`);
+  if (server !== "ws" && server !== "wsnc" && server !== "deno") {
+    throw new Error(`unknown server ${server}: use ws, wsnc or deno`);
   }
   return {
     server,
@@ -410,9 +422,7 @@ async function main(): Promise<number> {
     (options.parts.has("echo") || options.parts.has("latency"));
   const wsServer = needsWs
     ? await ServerProcess.start(
-      options.server === "wsnc"
-        ? "./servers/wsnc_echo_server.ts"
-        : "./servers/ws_echo_server.ts",
+      SERVER_SCRIPTS[options.server],
       CLIENT_PERMISSIONS,
     )
     : null;
@@ -444,9 +454,7 @@ async function main(): Promise<number> {
   const cores = navigator.hardwareConcurrency;
   const out: string[] = [
     `Deno ${deno} (V8 ${v8}), ${cores} cores; server: ${
-      options.server === "wsnc"
-        ? "wsnc streaming echo (acceptWebSocket + perform)"
-        : "npm:ws@8 WebSocketServer under Deno"
+      SERVER_LABELS[options.server]
     } ` +
     `(separate process); window ${options.window}${
       options.quick ? "; --quick" : ""

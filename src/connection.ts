@@ -242,6 +242,8 @@ export class WebSocketConnection {
   /** A read error found by #pullBuffered, reported by the next #pull. */
   #pendingError: unknown = null;
   #meta: FrameMeta | null = null;
+  /** Pieces handed out since the last socket read: more than one is a batch. */
+  #piecesSinceRead = 0;
   /** A perform() callback's promise is pending. */
   #callbackPending = false;
   /** Bytes read while a callback was pending, in order, not yet fed. */
@@ -640,6 +642,7 @@ export class WebSocketConnection {
    */
   #readBuffered(max: number): Piece | null {
     const piece = this.#proto.read(max);
+    if (piece !== null) this.#piecesSinceRead++;
     // Pongs wait while the writer is backlogged: the engine keeps only the
     // latest (RFC 6455 §5.5.3), so a ping flood cannot grow the queue.
     if (
@@ -727,6 +730,7 @@ export class WebSocketConnection {
     }
     if (n === null) return null;
     this.#lastRx = Date.now();
+    this.#piecesSinceRead = 0;
     return this.#readBuf.subarray(0, n);
   }
 
@@ -1263,7 +1267,9 @@ export class WebSocketConnection {
       // working through a batch and will likely send again in this turn:
       // then the first write waits too, and the batch leaves in one write.
       // A lone reply (request/response, ping-pong) goes out at once.
-      if (this.#proto.buffered > 0) this.#wroteThisTurn = true;
+      if (this.#proto.buffered > 0 || this.#piecesSinceRead > 1) {
+        this.#wroteThisTurn = true;
+      }
       this.#runWriter();
     }
     // Whatever a pending callback now waits for may need the peer to read.

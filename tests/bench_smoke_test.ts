@@ -108,37 +108,44 @@ function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-Deno.test("bench/echo.ts --server wsnc: the streaming echo server serves every row", async () => {
-  const out = await new Deno.Command(denoCommand(), {
-    args: [
-      "run",
-      "--no-prompt",
-      `--allow-run=deno,${Deno.execPath()}`,
-      ECHO_SCRIPT,
-      "--quick",
-      "--server",
-      "wsnc",
-      "--clients",
-      "wsnc-recv,deno",
-      "--parts",
-      "echo",
-      "--timeout",
-      "60",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + stdout);
-  assert.match(stdout, /server: wsnc streaming echo/);
-  assert.ok(!stdout.includes("failed:"), stdout);
-  for (const size of ["64 B", "16 KiB", "1 MiB"]) {
-    assert.match(
-      stdout,
-      new RegExp(
-        `\\| ${size} × [0-9,]+ \\| wsnc connect\\(\\) \\+ recv/send \\| [0-9]`,
-      ),
-      `${size} row`,
-    );
-  }
-});
+for (
+  const [server, label] of [
+    ["wsnc", /server: wsnc streaming echo/],
+    ["deno", /server: Deno's built-in server/],
+  ] as const
+) {
+  Deno.test(`bench/echo.ts --server ${server}: the echo server serves every row`, async () => {
+    const out = await new Deno.Command(denoCommand(), {
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-run=deno,${Deno.execPath()}`,
+        ECHO_SCRIPT,
+        "--quick",
+        "--server",
+        server,
+        "--clients",
+        "wsnc-recv,deno",
+        "--parts",
+        "echo",
+        "--timeout",
+        "60",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + stdout);
+    assert.match(stdout, label);
+    assert.ok(!stdout.includes("failed:"), stdout);
+    for (const size of ["64 B", "16 KiB", "1 MiB"]) {
+      assert.match(
+        stdout,
+        new RegExp(
+          `\\| ${size} × [0-9,]+ \\| wsnc connect\\(\\) \\+ recv/send \\| [0-9]`,
+        ),
+        `${size} row`,
+      );
+    }
+  });
+}
