@@ -565,8 +565,14 @@ export class WebSocketConnection {
           const r = onFrame(piece.data, piece.meta, this);
           if (r instanceof Promise) {
             this.#callbackPending = true;
-            // Writes made before the callback returned may be waiting already.
-            this.#maybeReadAhead();
+            // Writes made before the callback returned may be waiting
+            // already; read ahead only if the promise is still pending once
+            // its settled reactions have run (often it resolved at once).
+            let settled = false;
+            r.then(() => settled = true, () => settled = true);
+            queueMicrotask(() => {
+              if (!settled) this.#maybeReadAhead();
+            });
             try {
               await r;
             } finally {
