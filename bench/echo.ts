@@ -13,6 +13,7 @@
  *     [--clients deno,npm-ws,wsnc-recv,wsnc-perform,tcp] [--parts echo,latency,memory]
  *     [--window 32] [--latency-count 10000] [--memory-size 1g] [--timeout 600]
  *     [--json FILE]   (add --allow-write=FILE)
+ *     [--server ws|wsnc|deno] [--pin]   (--pin: add taskset to --allow-run)
  *
  * A row is one of 64, 16k, 1m, 256m, or SIZE:COUNT (e.g. 4k:5000).
  *
@@ -51,6 +52,8 @@ type Part = typeof PARTS[number];
 /** Parsed command line. */
 export interface Options {
   quick: boolean;
+  /** Run the servers on CPU 0 and each client on CPU 1 (`taskset`). */
+  pin: boolean;
   rows: RowSpec[];
   clients: ClientId[];
   parts: Set<Part>;
@@ -134,6 +137,7 @@ export function parseOptions(args: string[]): Options {
   };
   const known = new Set([
     "--quick",
+    "--pin",
     "--rows",
     "--clients",
     "--parts",
@@ -146,7 +150,7 @@ export function parseOptions(args: string[]): Options {
   ]);
   for (let i = 0; i < args.length; i++) {
     if (!known.has(args[i])) throw new Error(`unknown argument ${args[i]}`);
-    if (args[i] !== "--quick") i++;
+    if (args[i] !== "--quick" && args[i] !== "--pin") i++;
   }
   const quick = args.includes("--quick");
   const rows = list(value("--rows") ?? Object.keys(FULL_ROWS).join(",")).map((
@@ -183,6 +187,7 @@ export function parseOptions(args: string[]): Options {
   return {
     server,
     quick,
+    pin: args.includes("--pin"),
     rows,
     clients,
     parts,
@@ -199,6 +204,29 @@ export function parseOptions(args: string[]): Options {
 }
 
 /** A server in a child process: it prints its port, and exits when its stdin closes. */
+const SERVER_CPU = "0";
+const CLIENT_CPU = "1";
+/** Set by --pin: start every process through `taskset -c CPU`. */
+let pinned = false;
+
+/**
+ * A `deno` subprocess, pinned to `cpu` with `taskset` under --pin, so that
+ * server and client do not compete for one core and the numbers move less
+ * from run to run (needs `--allow-run=taskset`).
+ */
+function denoProcess(
+  cpu: string,
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args">,
+): Deno.Command {
+  return pinned
+    ? new Deno.Command("taskset", {
+      ...options,
+      args: ["-c", cpu, denoCommand(), ...args],
+    })
+    : new Deno.Command(denoCommand(), { ...options, args });
+}
+
 class ServerProcess {
   private constructor(
     readonly port: number,
@@ -211,8 +239,13 @@ class ServerProcess {
     permissions: string[],
     args: string[] = [],
   ) {
-    const child = new Deno.Command(denoCommand(), {
-      args: ["run", "--no-prompt", ...permissions, scriptPath(script), ...args],
+    const child = denoProcess(SERVER_CPU, [
+      "run",
+      "--no-prompt",
+      ...permissions,
+      scriptPath(script),
+      ...args,
+    ], {
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -258,14 +291,13 @@ async function runClient(
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const out = await new Deno.Command(denoCommand(), {
-      args: [
-        "run",
-        "--no-prompt",
-        ...CLIENT_PERMISSIONS,
-        scriptPath("./echo_client.ts"),
-        JSON.stringify(job),
-      ],
+    const out = await denoProcess(CLIENT_CPU, [
+      "run",
+      "--no-prompt",
+      ...CLIENT_PERMISSIONS,
+      scriptPath("./echo_client.ts"),
+      JSON.stringify(job),
+    ], {
       stdout: "piped",
       stderr: "piped",
       signal: abort.signal,
@@ -416,6 +448,17 @@ async function main(): Promise<number> {
     console.error((err as Error).message);
     return 2;
   }
+  if (options.pin) {
+    const run = Deno.permissions.querySync({
+      name: "run",
+      command: "taskset",
+    });
+    if (run.state !== "granted" || navigator.hardwareConcurrency < 2) {
+      console.error("--pin needs --allow-run=taskset and at least 2 CPUs");
+      return 2;
+    }
+    pinned = true;
+  }
   const needsWs = options.clients.some((c) => WS_CLIENTS.includes(c)) &&
     (options.parts.has("echo") || options.parts.has("latency"));
   const needsTcp = options.clients.includes("tcp") &&
@@ -458,7 +501,7 @@ async function main(): Promise<number> {
     } ` +
     `(separate process); window ${options.window}${
       options.quick ? "; --quick" : ""
-    }`,
+    }${options.pin ? "; server on CPU 0, client on CPU 1" : ""}`,
   ];
   if (echo.length > 0) {
     out.push(
