@@ -1013,21 +1013,14 @@ export class WebSocketConnection {
       if (this.#finished || this.#writeError) {
         throw this.#writeError ?? closedError();
       }
+      // Raw bytes are queued as they are, and a send waiting for a large
+      // frame runs later: both keep their own copy (see keptForLater).
       if (this.#raw) {
-        // Raw bytes are queued as they are: keep a copy of up to SEND_CHUNK,
-        // since the caller may reuse its buffer once we return.
-        const kept = bytes.length <= SEND_CHUNK && bytes === data
-          ? bytes.slice()
-          : bytes;
-        return this.#write(kept).then(() => bytes.length);
+        return this.#write(keptForLater(bytes, data)).then(() => bytes.length);
       }
       flags ??= typeof data === "string" ? WS.TEXT : WS.BINARY;
       if (this.#txBusy) {
-        // Waiting for a large frame: keep a copy, as for raw bytes above.
-        const kept = bytes.length <= SEND_CHUNK && bytes === data
-          ? bytes.slice()
-          : bytes;
-        return this.#sendWhenIdle(kept, flags, fragsize);
+        return this.#sendWhenIdle(keptForLater(bytes, data), flags, fragsize);
       }
       const proto = this.#proto;
       if (flags & CONTROL_FLAGS && proto.inPartialFrame) {
@@ -1421,6 +1414,18 @@ export class WebSocketConnection {
       }
     }
   }
+}
+
+/**
+ * The bytes a send may read after it returned: a copy of the caller's
+ * buffer up to SEND_CHUNK (the caller may reuse it at once), the buffer
+ * itself beyond that (read until the send settles), and encoded text as is.
+ */
+function keptForLater(
+  bytes: Uint8Array,
+  data: Uint8Array | string,
+): Uint8Array {
+  return bytes === data && bytes.length <= SEND_CHUNK ? bytes.slice() : bytes;
 }
 
 function rawMeta(len: number): FrameMeta {
