@@ -17,7 +17,7 @@ import {
   startScriptedServer,
 } from "./servers/scripted.ts";
 import { testCerts } from "./servers/certs.ts";
-import { assertSameBytes, within } from "./helpers.ts";
+import { assertSameBytes, expectReject, within } from "./helpers.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -68,22 +68,6 @@ async function recvMessage(
     o += c.length;
   }
   return { data, metas };
-}
-
-async function expectReject(
-  p: Promise<unknown>,
-  code: string,
-  closeCode?: number,
-): Promise<WebSocketError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof WebSocketError, `not a WebSocketError: ${e}`);
-    assert.equal(e.code, code, e.message);
-    if (closeCode !== undefined) assert.equal(e.closeCode, closeCode);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
 }
 
 Deno.test("recv: text and binary frames of lengths 0, 125, 126, 127, 65535, 65536", async () => {

@@ -45,6 +45,7 @@ import {
   ScriptedPeer,
   startScriptedServer,
 } from "./servers/scripted.ts";
+import { expectReject } from "./helpers.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -402,22 +403,6 @@ class WsPeer {
       this.ws.close(1000);
     });
   }
-}
-
-async function expectReject(
-  p: Promise<unknown>,
-  code: string,
-  closeCode?: number,
-): Promise<WebSocketError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof WebSocketError, `not a WebSocketError: ${e}`);
-    assert.equal(e.code, code, e.message);
-    if (closeCode !== undefined) assert.equal(e.closeCode, closeCode);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
 }
 
 /** Fails the test with the first error a server recorded. */

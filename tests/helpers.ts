@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { ScriptedServer } from "./servers/scripted.ts";
+import { WebSocketError } from "../mod.ts";
 
 /** Bounds a test step: rejects after `ms` with `what` (the timer is always cleared). */
 export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
@@ -49,4 +50,24 @@ export function assertSameBytes(
   assert.equal(got.length, want.length, `${what}: length`);
   const at = got.findIndex((b, i) => b !== want[i]);
   assert.equal(at, -1, `${what}: first difference at byte ${at}`);
+}
+
+/**
+ * Awaits `p` and asserts that it rejects with a WebSocketError of `code`
+ * (and `closeCode`, when given); returns that error.
+ */
+export async function expectReject(
+  p: Promise<unknown>,
+  code: string,
+  closeCode?: number,
+): Promise<WebSocketError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof WebSocketError, `not a WebSocketError: ${e}`);
+    assert.equal(e.code, code, e.message);
+    if (closeCode !== undefined) assert.equal(e.closeCode, closeCode);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
 }
