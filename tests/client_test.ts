@@ -7,7 +7,6 @@ import {
   connect,
   type FrameMeta,
   type WebSocketConnection,
-  WebSocketError,
   WS,
 } from "../mod.ts";
 import {

@@ -35,7 +35,6 @@ import {
   type FrameMeta,
   perform,
   type WebSocketConnection,
-  WebSocketError,
   WS,
 } from "../mod.ts";
 import {
