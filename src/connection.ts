@@ -9,6 +9,7 @@
 import { setImmediate } from "node:timers";
 import { WebSocketError } from "./errors.ts";
 import { concat } from "./bytes.ts";
+import { MessageBuffer } from "./message_buffer.ts";
 import { type FrameMeta, WS } from "./flags.ts";
 import { CloseCode, encodeClosePayload } from "./close.ts";
 import { type Piece, Protocol, type Role } from "./protocol.ts";
@@ -438,8 +439,7 @@ export class WebSocketConnection {
   }
 
   async #receiveMessage(): Promise<Message | null> {
-    let parts: Uint8Array[] | null = null;
-    let size = 0;
+    const message = new MessageBuffer(this.#maxMessageSize);
     for (;;) {
       let piece: Piece;
       try {
@@ -452,27 +452,17 @@ export class WebSocketConnection {
         ) return null;
         throw e;
       }
-      const flags = piece.meta.flags;
+      const { flags, bytesleft } = piece.meta;
       if (flags & CONTROL_FLAGS) {
         if (flags & WS.CLOSE) return null;
         continue;
       }
-      const last = piece.meta.bytesleft === 0 && (flags & WS.CONT) === 0;
       if (this.#raw) return piece.data.slice();
-      if (last && parts === null) {
-        if (piece.data.length > this.#maxMessageSize) {
-          this.#tooBig(piece.data.length);
-        }
-        return flags & WS.TEXT
-          ? textDecoder.decode(piece.data)
-          : piece.data.slice();
+      if (!message.append(piece.data, bytesleft)) {
+        this.#tooBig(message.size + piece.data.length + bytesleft);
       }
-      size += piece.data.length;
-      if (size > this.#maxMessageSize) this.#tooBig(size);
-      (parts ??= []).push(piece.data.slice());
-      if (last) {
-        const whole = concat(parts, size);
-        return flags & WS.TEXT ? textDecoder.decode(whole) : whole;
+      if (bytesleft === 0 && (flags & WS.CONT) === 0) {
+        return flags & WS.TEXT ? message.takeText(textDecoder) : message.take();
       }
     }
   }

@@ -933,3 +933,26 @@ Deno.test("send() takes the first 1 MiB of a payload before it returns: a buffer
     }, { rawMode });
   }
 });
+
+Deno.test("messages: a single-frame message exactly at maxMessageSize is delivered; one byte more closes with 1009", async () => {
+  for (const [size, ok] of [[100, true], [101, false]] as const) {
+    await withServer(async (peer) => {
+      await peer.sendBinary(new Uint8Array(size).fill(5));
+      if (ok) {
+        await peer.echoUntilClose();
+        return;
+      }
+      const close = await peer.expectClose();
+      assert.equal(close.code, 1009);
+      await peer.closeWrite();
+    }, async (conn) => {
+      if (!ok) {
+        await expectReject(conn.receive(), "MESSAGE_TOO_BIG", 1009);
+        return;
+      }
+      const message = await within(5000, "the message", conn.receive());
+      assert.ok(message instanceof Uint8Array);
+      assertSameBytes(message, new Uint8Array(size).fill(5));
+    }, { maxMessageSize: 100 });
+  }
+});
