@@ -95,3 +95,8 @@ export class WebSocketError extends Error {
     this.closeCode = init.closeCode;
   }
 }
+
+/** The error of a call on a connection that has ended. */
+export function closedError(): WebSocketError {
+  return new WebSocketError("CLOSED", "the connection is closed");
+}
