@@ -3,6 +3,9 @@
  * a child process and the close code the attacker gets back.
  */
 import assert from "node:assert/strict";
+import { acceptWebSocket, connect, WebSocketError } from "../mod.ts";
+import { startScriptedServer } from "./servers/scripted.ts";
+import { expectReject, within } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 
@@ -77,4 +80,111 @@ Deno.test("hostile: 3,000,000 empty masked continuations to an acceptWebSocket e
   const result = await fragmentFlood("server", 3_000_000, 0, 64 * MiB);
   assert.equal(result.length, 0, "the empty message was echoed");
   assertPeakBelow(result, 150 * MiB);
+});
+
+Deno.test("hostile: idleTimeout fails a silent peer's connection with TIMEOUT and close 1001", async () => {
+  let closeCode = -1;
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    const close = await peer.expectClose(5000);
+    closeCode = close.code ?? -1;
+    await peer.sendClose(close.code);
+  });
+  try {
+    const conn = await connect(server.url, { idleTimeout: 200 });
+    const started = Date.now();
+    const err = await expectReject(
+      within(5000, "the idle timeout", conn.receive()),
+      "TIMEOUT",
+    );
+    assert.match(err.message, /idleTimeout/);
+    assert.ok(Date.now() - started >= 190, "not before the timeout");
+    const info = await within(5000, "closed", conn.closed);
+    assert.equal(info.wasClean, false, "a failure, like a protocol error");
+    await within(5000, "server", server.settled());
+    assert.equal(closeCode, 1001, "the peer got our close 1001");
+    assert.deepEqual(server.errors, []);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("hostile: a live peer's traffic keeps idleTimeout from firing", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 60));
+      await peer.sendText(`tick ${i}`);
+    }
+    await peer.echoUntilClose(5000);
+  });
+  try {
+    const conn = await connect(server.url, { idleTimeout: 150 });
+    for (let i = 0; i < 6; i++) {
+      assert.equal(await within(5000, "tick", conn.receive()), `tick ${i}`);
+    }
+    await conn.close();
+    assert.equal((await conn.closed).wasClean, true);
+    await server.settled();
+    assert.deepEqual(server.errors, []);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("hostile: sendTimeout ends a send to a peer that never reads (TIMEOUT, 1006)", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    // Never reads: our writes fill the socket buffers and stall.
+    await new Promise((r) => setTimeout(r, 1500));
+  });
+  try {
+    const conn = await connect(server.url, { sendTimeout: 300 });
+    const err = await expectReject(
+      within(5000, "the stalled send", conn.send(new Uint8Array(64 * MiB))),
+      "TIMEOUT",
+    );
+    assert.match(err.message, /sendTimeout/);
+    const info = await within(5000, "closed", conn.closed);
+    assert.equal(info.code, 1006);
+    // Like any write error, it rejects every later send too.
+    await expectReject(conn.send("after"), "TIMEOUT");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("hostile: an acceptWebSocket echo server with sendTimeout drops a client that never reads its echo", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await acceptWebSocket(await listener.accept(), {
+      sendTimeout: 300,
+    });
+    const failure = await (async () => {
+      try {
+        for await (const message of conn) await conn.send(message);
+      } catch (e) {
+        return e;
+      }
+    })();
+    return { failure, info: await conn.closed };
+  })();
+  const { port } = listener.addr as Deno.NetAddr;
+  // A client of ours that sends 8 MiB messages and never reads.
+  const client = await connect(`ws://127.0.0.1:${port}/`);
+  const big = new Uint8Array(8 * MiB);
+  const sending = (async () => {
+    for (let i = 0; i < 16; i++) await client.send(big);
+  })().catch(() => {});
+  try {
+    const { failure, info } = await within(15000, "server side", served);
+    assert.ok(failure instanceof WebSocketError, String(failure));
+    assert.equal(failure.code, "TIMEOUT");
+    assert.equal(info.code, 1006);
+  } finally {
+    client.close().catch(() => {});
+    await within(10000, "client closed", client.closed);
+    await sending;
+    listener.close();
+  }
 });
