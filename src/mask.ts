@@ -87,20 +87,22 @@ export function maskInto(
 
 /**
  * Hands out fresh 4-byte masking keys from `crypto.getRandomValues`, fetched
- * in blocks so that a small frame does not pay for a call of its own.
+ * in blocks so that a small frame does not pay for a call of its own. The
+ * block is shared by every connection of the process (each key is still
+ * used once), so a connection costs no 4 KiB of its own.
  */
 export class MaskKeySource {
-  #pool = new Uint8Array(4096);
-  #pos = 4096;
+  static #pool = new Uint8Array(4096);
+  static #pos = 4096;
 
-  /** Returns a new random key (a view that stays valid until 1024 more keys are taken). */
+  /** Returns a new random key: a view to use (or copy) at once, before the next key is taken. */
   next(): Uint8Array {
-    if (this.#pos >= this.#pool.length) {
-      crypto.getRandomValues(this.#pool);
-      this.#pos = 0;
+    if (MaskKeySource.#pos >= MaskKeySource.#pool.length) {
+      crypto.getRandomValues(MaskKeySource.#pool);
+      MaskKeySource.#pos = 0;
     }
-    const key = this.#pool.subarray(this.#pos, this.#pos + 4);
-    this.#pos += 4;
-    return key;
+    const pos = MaskKeySource.#pos;
+    MaskKeySource.#pos += 4;
+    return MaskKeySource.#pool.subarray(pos, pos + 4);
   }
 }

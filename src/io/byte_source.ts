@@ -10,7 +10,7 @@ import type { WebSocketError } from "../errors.ts";
 import type { ByteStream } from "./byte_stream.ts";
 
 /** The read buffer of a quiet connection. */
-const MIN_READ = 4 * 1024;
+const MIN_READ = 1024;
 /** The read buffer of a busy one: large frames arrive in reads this big. */
 const MAX_READ = 256 * 1024;
 /**

@@ -16,24 +16,41 @@ import type { ByteStream } from "./byte_stream.ts";
 export const MAX_HEADER = 14;
 /** Payloads up to this size are encoded into a staging buffer. */
 export const STAGE_PAYLOAD = 64 * 1024;
-/** A staging buffer holds at least one frame of STAGE_PAYLOAD bytes. */
+/** A large staging buffer holds at least one frame of STAGE_PAYLOAD bytes. */
 const STAGE_SIZE = STAGE_PAYLOAD + MAX_HEADER;
+/**
+ * The first staging buffer of a batch is sized to its first frame (a power
+ * of two from 1 KiB): a lone small message, the common case and the one
+ * many connections send at once, borrows 1 KiB, not 64. A batch that fills
+ * it moves on to buffers of STAGE_SIZE.
+ */
+const MIN_STAGE = 1024;
 /** Small frames queued together are copied into one write up to this size. */
 const COALESCE_LIMIT = 64 * 1024;
 /**
  * Written staging buffers kept for reuse by all connections of this
- * process (4 MiB). A connection holds a staging buffer only while its
- * frames wait for the socket, so an idle connection holds none.
+ * process, per size (at most 4 MiB of full-size ones). A connection holds a
+ * staging buffer only while its frames wait for the socket, so an idle
+ * connection holds none.
  */
 const SHARED_STAGES = 64;
-const sharedStages: Uint8Array[] = [];
+const sharedStages = new Map<number, Uint8Array[]>();
 
-function borrowStage(): Uint8Array {
-  return sharedStages.pop() ?? new Uint8Array(STAGE_SIZE);
+function stageSize(frame: number): number {
+  if (frame > STAGE_SIZE / 2) return STAGE_SIZE;
+  let size = MIN_STAGE;
+  while (size < frame) size *= 2;
+  return size;
+}
+
+function borrowStage(size: number): Uint8Array {
+  return sharedStages.get(size)?.pop() ?? new Uint8Array(size);
 }
 
 function returnStage(stage: Uint8Array): void {
-  if (sharedStages.length < SHARED_STAGES) sharedStages.push(stage);
+  let pool = sharedStages.get(stage.length);
+  if (pool === undefined) sharedStages.set(stage.length, pool = []);
+  if (pool.length < SHARED_STAGES) pool.push(stage);
 }
 
 /** What the queue asks of its owner. */
@@ -154,16 +171,20 @@ export class WriteQueue {
    * it, a fresh one takes over, so frames up to STAGE_SIZE never allocate.
    */
   room(size: number): Uint8Array {
+    let full = false;
     if (
       this.#stage !== null && size <= STAGE_SIZE &&
-      this.#stageEnd + size > STAGE_SIZE
+      this.#stageEnd + size > this.#stage.length
     ) {
       this.#sealStage();
       this.#fullStages.push(this.#stage);
       this.#stage = null;
       this.#stageStart = this.#stageEnd = 0;
+      full = true;
     }
-    this.#stage ??= borrowStage();
+    this.#stage ??= borrowStage(
+      full || this.#fullStages.length > 0 ? STAGE_SIZE : stageSize(size),
+    );
     return this.#stage.subarray(this.#stageEnd);
   }
 
