@@ -804,3 +804,27 @@ Deno.test("h2 session: transport end and local close report every open stream", 
   const idle = setup().session;
   assert.deepEqual(idle.transportClosed(), [{ type: "closed", error: null }]);
 });
+
+Deno.test("h2 session: RST_STREAM NO_ERROR after a complete response only stops our sending (RFC 9113 §8.1)", () => {
+  const { peer, session } = setup({}, [[SettingId.ENABLE_CONNECT_PROTOCOL, 1], [
+    SettingId.INITIAL_WINDOW_SIZE,
+    10,
+  ]]);
+  const id = session.openStream(CONNECT);
+  peer.sent();
+  peer.send(
+    peer.headers(id, [[":status", "404"]]),
+    peer.data(id, new Uint8Array(3), true),
+  );
+  assert.equal(session.send(id, new Uint8Array(100)), 90);
+  assert.deepEqual(peer.send(encodeRstStream(id, H2Code.NO_ERROR)), [{
+    type: "streamClosed",
+    streamId: id,
+  }]);
+  assert.equal(session.pendingBytes(id), 0);
+  assert.equal(session.streamState(id), "closed");
+  // Before the response is complete the same frame is a failure.
+  const other = openOk(peer);
+  const events = peer.send(encodeRstStream(other, H2Code.NO_ERROR));
+  assert.equal(ofType(events, "reset")[0].error.code, "CONNECTION_LOST");
+});

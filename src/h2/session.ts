@@ -87,6 +87,8 @@ export type Http2Event =
   | { type: "reset"; streamId: number; error: Http2Error }
   /** The server answered our PING. */
   | { type: "pingAck"; data: Uint8Array }
+  /** The server closed a stream it had fully answered (RST_STREAM NO_ERROR, RFC 9113 §8.1): our queued DATA was dropped, nothing failed. */
+  | { type: "streamClosed"; streamId: number }
   /** The server sent GOAWAY: no new streams; streams above `lastStreamId` were reset. */
   | { type: "goaway"; lastStreamId: number; code: number; debug: Uint8Array }
   /** The session is over; `error` is null after a clean end. */
@@ -619,7 +621,14 @@ export class Http2ClientSession {
     const code = parseRstStream(f);
     const s = this.#stream(f.streamId, "RST_STREAM");
     if (!s) return;
+    const answered = s.responded && !s.canReceive;
     this.#remove(s);
+    if (code === H2Code.NO_ERROR && answered) {
+      // RFC 9113 §8.1: after a complete response this only asks us to stop
+      // sending; the response stands.
+      this.#events.push({ type: "streamClosed", streamId: s.id });
+      return;
+    }
     const error = new Http2Error(
       "CONNECTION_LOST",
       `HTTP/2 stream ${s.id} reset by the server: ${h2CodeName(code)}`,
