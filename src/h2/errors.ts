@@ -95,3 +95,17 @@ export function streamError(
     streamId,
   );
 }
+
+/** A stream the server reset (RST_STREAM) or refused (GOAWAY): CONNECTION_LOST with its code. */
+export function lostStream(
+  streamId: number,
+  h2code: number,
+  how: "reset by the server:" | "refused by GOAWAY",
+): Http2Error {
+  return new Http2Error(
+    "CONNECTION_LOST",
+    `HTTP/2 stream ${streamId} ${how} ${h2CodeName(h2code)}`,
+    h2code,
+    streamId,
+  );
+}

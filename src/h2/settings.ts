@@ -175,3 +175,53 @@ export function applyPeerSettings(
     }
   }
 }
+
+/** What one received SETTINGS frame did. */
+export type SettingsResult =
+  /** The server acknowledged our SETTINGS; `allAcked`: none are outstanding. */
+  | { ack: true; allAcked: boolean }
+  /** New server settings; `windowDelta` is the change of INITIAL_WINDOW_SIZE. */
+  | { ack: false; windowDelta: number };
+
+/**
+ * Both directions of the SETTINGS exchange (RFC 9113 §6.5.3): our one
+ * SETTINGS waiting for its ACK, and the server's settings as received.
+ */
+export class SettingsExchange {
+  /** The server's settings as last received. */
+  readonly peer: PeerSettings = defaultPeerSettings();
+  /** The server's first SETTINGS arrived. */
+  received = false;
+  /** Our SETTINGS frames not yet acknowledged (the preface sends one). */
+  unacked = 1;
+  #maxEntries: number;
+
+  /** An exchange refusing frames of more than `maxEntries` parameters. */
+  constructor(maxEntries: number) {
+    this.#maxEntries = maxEntries;
+  }
+
+  /** Handles a SETTINGS frame's parsed entries (null for an ACK). */
+  receive(entries: Array<[number, number]> | null): SettingsResult {
+    if (entries === null) {
+      if (this.unacked === 0) {
+        throw connectionError(
+          H2Code.PROTOCOL_ERROR,
+          "SETTINGS ACK for no SETTINGS of ours",
+        );
+      }
+      this.unacked--;
+      return { ack: true, allAcked: this.unacked === 0 };
+    }
+    if (entries.length > this.#maxEntries) {
+      throw connectionError(
+        H2Code.ENHANCE_YOUR_CALM,
+        `SETTINGS with ${entries.length} parameters`,
+      );
+    }
+    const oldWindow = this.peer.initialWindowSize;
+    applyPeerSettings(this.peer, entries);
+    this.received = true;
+    return { ack: false, windowDelta: this.peer.initialWindowSize - oldWindow };
+  }
+}
