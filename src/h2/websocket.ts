@@ -7,22 +7,16 @@
  */
 
 import { WebSocketError } from "../errors.ts";
+import type { UpgradeRequest } from "../handshake.ts";
 import { fieldSyntaxError } from "./fields.ts";
 import type { HeaderField } from "./hpack_table.ts";
 
-/** What goes into an extended CONNECT request. */
-export interface Http2UpgradeRequest {
-  /** Target URL (`ws:`/`wss:`; `http:`/`https:` are accepted too). */
-  url: URL;
-  /** Subprotocols to offer, in order of preference. */
-  protocols?: string[];
-  /** `origin` header value. */
-  origin?: string;
-  /** `sec-websocket-extensions` offer (e.g. permessage-deflate). */
-  extensions?: string;
-  /** Extra headers as name/value pairs; names are lowercased, the handshake's own are refused. */
-  headers?: Iterable<[string, string]>;
-}
+/**
+ * What goes into an extended CONNECT request: the HTTP/1.1 upgrade request
+ * without the key (RFC 8441 has no key/accept exchange). Header names are
+ * lowercased, as HTTP/2 requires.
+ */
+export type Http2UpgradeRequest = Omit<UpgradeRequest, "key">;
 
 /** Headers the handshake owns, or that HTTP/2 forbids (RFC 9113 §8.2.2). */
 const RESERVED = new Set([
