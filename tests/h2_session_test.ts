@@ -97,7 +97,11 @@ function expectGoaway(
     1,
     `closed event for ${code}: ${JSON.stringify(events.map((e) => e.type))}`,
   );
-  assert.equal(closed[0].error?.http2Code, code, closed[0].error?.message ?? "");
+  assert.equal(
+    closed[0].error?.http2Code,
+    code,
+    closed[0].error?.message ?? "",
+  );
   assert.ok(closed[0].error instanceof WebSocketError);
   assert.equal(goawayCode(peer.sent()), code);
   assert.equal(peer.session.closed, true);
