@@ -1,0 +1,118 @@
+// Test-only peer: a Node http2 server that accepts RFC 8441 WebSocket
+// streams and echoes WebSocket frames with its own tiny codec (independent
+// of src/). Cleartext h2c with prior knowledge, or TLS with ALPN h2 when
+// started with `tls CERT KEY`. Prints its port on the first line of stdout.
+//
+// Paths: /missing answers 404; /reset resets the stream with CANCEL before
+// answering; /reset-after-data answers 200, then resets with INTERNAL_ERROR
+// on the first DATA; anything else answers 200 and echoes.
+import { Buffer } from "node:buffer";
+import fs from "node:fs";
+import http2 from "node:http2";
+import process from "node:process";
+
+const [mode, certFile, keyFile] = process.argv.slice(2);
+const options = { settings: { enableConnectProtocol: true } };
+const server = mode === "tls"
+  ? http2.createSecureServer({
+    ...options,
+    cert: fs.readFileSync(certFile),
+    key: fs.readFileSync(keyFile),
+  })
+  : http2.createServer(options);
+
+/** Splits client frames out of `buf`: [{ fin, opcode, payload }], rest. */
+function parseFrames(buf) {
+  const frames = [];
+  let pos = 0;
+  for (;;) {
+    if (buf.length - pos < 2) break;
+    const b0 = buf[pos], b1 = buf[pos + 1];
+    let len = b1 & 0x7f, at = pos + 2;
+    if (len === 126) {
+      if (buf.length - at < 2) break;
+      len = buf.readUInt16BE(at);
+      at += 2;
+    } else if (len === 127) {
+      if (buf.length - at < 8) break;
+      len = Number(buf.readBigUInt64BE(at));
+      at += 8;
+    }
+    if (!(b1 & 0x80)) throw new Error("client frame not masked");
+    if (buf.length - at < 4 + len) break;
+    const key = buf.subarray(at, at + 4);
+    const payload = Buffer.from(buf.subarray(at + 4, at + 4 + len));
+    for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
+    frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload });
+    pos = at + 4 + len;
+  }
+  return [frames, buf.subarray(pos)];
+}
+
+/** An unmasked server frame. */
+function frame(fin, opcode, payload) {
+  const len = payload.length;
+  const head = len < 126
+    ? Buffer.alloc(2)
+    : len < 65536
+    ? Buffer.alloc(4)
+    : Buffer.alloc(10);
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  if (len < 126) head[1] = len;
+  else if (len < 65536) {
+    head[1] = 126;
+    head.writeUInt16BE(len, 2);
+  } else {
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(len), 2);
+  }
+  return Buffer.concat([head, payload]);
+}
+
+server.on("stream", (stream, headers) => {
+  stream.on("error", () => {});
+  if (
+    headers[":method"] !== "CONNECT" || headers[":protocol"] !== "websocket"
+  ) {
+    stream.respond({ ":status": 400 });
+    stream.end();
+    return;
+  }
+  const path = headers[":path"];
+  if (path === "/missing") {
+    stream.respond({ ":status": 404, "x-reason": "no such socket" });
+    stream.end("not here");
+    return;
+  }
+  if (path === "/reset") {
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    return;
+  }
+  const response = { ":status": 200 };
+  const offered = headers["sec-websocket-protocol"];
+  if (offered) {
+    response["sec-websocket-protocol"] = offered.split(",")[0].trim();
+  }
+  response["x-version-seen"] = headers["sec-websocket-version"] ?? "";
+  stream.respond(response);
+  let pending = Buffer.alloc(0);
+  stream.on("data", (chunk) => {
+    if (path === "/reset-after-data") {
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    let frames;
+    [frames, pending] = parseFrames(Buffer.concat([pending, chunk]));
+    for (const f of frames) {
+      stream.write(frame(f.fin, f.opcode, f.payload));
+      if (f.opcode === 0x8) stream.end(); // close echoed: END_STREAM
+    }
+  });
+  stream.on("end", () => {
+    if (!stream.writableEnded) stream.end();
+  });
+});
+
+server.listen(0, "127.0.0.1", () => {
+  console.log(server.address().port);
+});
