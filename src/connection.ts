@@ -278,6 +278,15 @@ export class WebSocketConnection {
     }
   }
 
+  /**
+   * Bytes handed to `send()` that have not reached the socket yet: frames in
+   * the write queue (with their headers, after compression) plus payload
+   * still waiting behind a large frame. Like the WHATWG `bufferedAmount`.
+   */
+  get bufferedAmount(): number {
+    return this.#queue.queuedBytes + this.#sender.unqueued;
+  }
+
   /** Where the connection is: "open", "closing" (a close frame went one way) or "closed". */
   get state(): ConnectionState {
     return this.#lifecycle.state;

@@ -956,3 +956,24 @@ Deno.test("messages: a single-frame message exactly at maxMessageSize is deliver
     }, { maxMessageSize: 100 });
   }
 });
+
+Deno.test("bufferedAmount: counts what send() took and the socket has not, and falls to 0 once the peer reads", async () => {
+  const size = 8 * 1024 * 1024;
+  let release!: () => void;
+  const reading = new Promise<void>((r) => release = r);
+  await withServer(async (peer) => {
+    await reading; // reads nothing until the client has looked
+    const m = await peer.readMessage(10000);
+    assert.equal(m!.payload.length, size);
+    await peer.echoUntilClose();
+  }, async (conn) => {
+    assert.equal(conn.bufferedAmount, 0);
+    const sent = conn.send(new Uint8Array(size));
+    await new Promise((r) => setTimeout(r, 100));
+    const waiting = conn.bufferedAmount;
+    assert.ok(waiting > 0 && waiting <= size, `bufferedAmount ${waiting}`);
+    release();
+    await within(10000, "the send", sent);
+    assert.equal(conn.bufferedAmount, 0);
+  });
+});

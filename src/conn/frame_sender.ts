@@ -53,6 +53,8 @@ export class FrameSender {
   #busy: Promise<void> | null = null;
   /** Woken when a partial frame of ours completes. */
   #boundaryWaiters: (() => void)[] = [];
+  /** Payload bytes handed to send() and not yet queued for the socket. */
+  #unqueued = 0;
 
   constructor(
     protocol: Protocol,
@@ -70,6 +72,11 @@ export class FrameSender {
   /** True while a large frame is being written. */
   get busy(): boolean {
     return this.#busy !== null;
+  }
+
+  /** Payload bytes handed to send() that are not in the write queue yet (large frames, sends waiting for them). */
+  get unqueued(): number {
+    return this.#unqueued;
   }
 
   /** Resolves once no large frame is being written. */
@@ -186,7 +193,12 @@ export class FrameSender {
     flags: number,
     fragsize: number,
   ): Promise<number> {
-    await this.idle();
+    this.#unqueued += bytes.length;
+    try {
+      await this.idle();
+    } finally {
+      this.#unqueued -= bytes.length;
+    }
     return await this.send(bytes, flags, fragsize);
   }
 
@@ -218,6 +230,8 @@ export class FrameSender {
   ): Promise<void> {
     const done = Promise.withResolvers<void>();
     this.#busy = done.promise;
+    this.#unqueued += bytes.length;
+    let queued = 0;
     this.#hooks.waitingForSocket();
     const scratch = sharedScratch.pop() ??
       new Uint8Array(SEND_CHUNK + MAX_HEADER);
@@ -230,7 +244,7 @@ export class FrameSender {
       // of a perform() piece, may reuse its buffer; only beyond that are the
       // caller's bytes read until the promise settles.
       let off = Math.min(bytes.length, SEND_CHUNK);
-      await queue.write(
+      const first = queue.write(
         proto.encode(
           bytes.subarray(0, off),
           flags | WS.OFFSET,
@@ -239,22 +253,31 @@ export class FrameSender {
           rsv,
         ),
       );
+      this.#unqueued -= off - queued;
+      queued = off;
+      await first;
       if (proto.role === "server" && off < bytes.length) {
         // Unmasked: the rest goes from the caller's bytes, with no copy.
-        await queue.write(proto.continueUnmasked(bytes.subarray(off)));
+        const rest = queue.write(proto.continueUnmasked(bytes.subarray(off)));
         off = bytes.length;
+        this.#unqueued -= off - queued;
+        queued = off;
+        await rest;
       }
       while (off < bytes.length) {
         const end = Math.min(off + SEND_CHUNK, bytes.length);
-        await queue.write(
+        const piece = queue.write(
           proto.encode(bytes.subarray(off, end), flags | WS.OFFSET, 0, scratch),
         );
-        off = end;
+        this.#unqueued -= end - queued;
+        queued = off = end;
+        await piece;
       }
       if (!proto.inPartialFrame) this.#atFrameBoundary();
       // Only a buffer whose bytes were all written goes back to the pool.
       if (sharedScratch.length < SHARED_SCRATCH) sharedScratch.push(scratch);
     } finally {
+      this.#unqueued -= bytes.length - queued;
       this.#busy = null;
       done.resolve();
     }
