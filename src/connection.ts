@@ -139,15 +139,25 @@ export interface ConnectionInit {
  * {@linkcode WebSocketConnection.send} (like `curl_ws_send`) or `writable`.
  *
  * @example Echo one message
- * ```ts ignore
- * import { connect } from "../mod.ts";
- * const conn = await connect("ws://127.0.0.1:8080/");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { acceptWebSocket, connect } from "../mod.ts";
+ *
+ * // An echo server on our own codec, on a free port.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+ *   for await (const message of peer) await peer.send(message);
+ * });
+ * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
  * await conn.send("hello");
  * for await (const message of conn) {
- *   console.log(message);
+ *   assert.equal(message, "hello");
  *   break;
  * }
  * await conn.close();
+ * await echo;
+ * listener.close();
+ * assert.deepEqual(await conn.closed, { code: 1000, reason: "", wasClean: true });
  * ```
  */
 export class WebSocketConnection {
@@ -310,13 +320,28 @@ export class WebSocketConnection {
    * afterwards.
    *
    * @example Read a large frame in 64 KiB pieces
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect, WS } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
+   * await conn.send(new Uint8Array(100_000).fill(7)); // echoed as one frame
    * const buf = new Uint8Array(65536);
+   * let total = 0;
    * for (;;) {
    *   const { n, meta } = await conn.recv(buf);
-   *   await file.write(buf.subarray(0, n));
+   *   total += n; // a file would take buf.subarray(0, n) here
    *   if (meta.bytesleft === 0 && !(meta.flags & WS.CONT)) break;
    * }
+   * assert.equal(total, 100_000);
+   * await conn.close();
+   * await echo;
+   * listener.close();
    * ```
    */
   recv(buffer: Uint8Array): Promise<RecvResult> {
@@ -361,8 +386,21 @@ export class WebSocketConnection {
    * with 1009.
    *
    * @example
-   * ```ts ignore
-   * const message = await conn.receive();
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
+   * await conn.send(new Uint8Array([1, 2, 3]));
+   * assert.deepEqual(await conn.receive(), new Uint8Array([1, 2, 3]));
+   * await conn.close();
+   * await echo;
+   * listener.close();
    * ```
    */
   async receive(): Promise<Message | null> {
@@ -432,10 +470,25 @@ export class WebSocketConnection {
    * Resolves with how the connection closed; rejects on a protocol error.
    *
    * @example Reply to every message from inside the callback
-   * ```ts ignore
-   * await conn.perform(async (data, meta, conn) => {
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect, WS } from "../mod.ts";
+   *
+   * // A server that greets, then takes the echo of its greeting.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const server = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   await peer.send("hi");
+   *   const reply = await peer.receive();
+   *   await peer.close(1000, "done");
+   *   return reply;
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
+   * const info = await conn.perform(async (data, meta, conn) => {
    *   if (meta.flags & WS.TEXT) await conn.send(data, meta.flags & (WS.TEXT | WS.CONT));
    * });
+   * assert.equal(await server, "hi");
+   * assert.deepEqual(info, { code: 1000, reason: "done", wasClean: true });
+   * listener.close();
    * ```
    */
   async perform(onFrame: FrameCallback): Promise<CloseInfo> {
@@ -499,9 +552,23 @@ export class WebSocketConnection {
    * settles.
    *
    * @example A 10-byte frame sent in two calls
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect, WS } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
    * await conn.send(new Uint8Array(4), WS.BINARY | WS.OFFSET, 10);
    * await conn.send(new Uint8Array(6), WS.BINARY | WS.OFFSET, 0);
+   * const echoed = await conn.receive();
+   * assert.equal((echoed as Uint8Array).length, 10);
+   * await conn.close();
+   * await echo;
+   * listener.close();
    * ```
    */
   send(
@@ -522,9 +589,22 @@ export class WebSocketConnection {
    * nothing.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
    * await conn.close(1000, "bye");
-   * console.log(await conn.closed); // { code: 1000, reason: "bye", wasClean: true }
+   * // The echo server's iterator ends; its close answers ours with our code,
+   * // and `closed` reports the peer's close.
+   * assert.deepEqual(await conn.closed, { code: 1000, reason: "", wasClean: true });
+   * await echo;
+   * listener.close();
    * ```
    */
   close(code: number = CloseCode.NORMAL, reason = ""): Promise<void> {
