@@ -17,7 +17,7 @@ import {
   validateRequest,
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
-import { readHttpHead, withAbort, writeAll } from "./transport.ts";
+import { readHttpHead, withAbort, writeAll } from "./io/transport.ts";
 import {
   loadCompression,
   negotiateOffer,

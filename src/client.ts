@@ -29,7 +29,7 @@ import {
   readHttpHead,
   withAbort,
   writeAll,
-} from "./transport.ts";
+} from "./io/transport.ts";
 
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions extends ConnectionOptions {

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { WebSocketError, type WebSocketErrorCode } from "./errors.ts";
-import { findHeadEnd, parseResponseHead } from "./handshake.ts";
+import { WebSocketError, type WebSocketErrorCode } from "../errors.ts";
+import { findHeadEnd, parseResponseHead } from "../handshake.ts";
 
 /** A connected byte stream: what the connection reads from and writes to. */
 export type Transport = Deno.Conn;
