@@ -17,7 +17,7 @@ import {
   validateRequest,
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
-import { readHttpHead, withAbort, writeAll } from "./io/transport.ts";
+import { readHttpHead, withAbort, writeAll } from "./io/stream.ts";
 import {
   loadCompression,
   negotiateOffer,

@@ -75,6 +75,22 @@ const RESERVED_REQUEST_HEADERS = new Set([
 
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/**
+ * Builds a `Basic` authorization value (RFC 7617, UTF-8 credentials).
+ *
+ * @example
+ * ```ts
+ * import { basicAuth } from "./handshake.ts";
+ * console.log(basicAuth("Aladdin", "open sesame")); // "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+ * ```
+ */
+export function basicAuth(username: string, password: string): string {
+  const bytes = new TextEncoder().encode(`${username}:${password}`);
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return `Basic ${btoa(s)}`;
+}
+
 /** The `Host` header value for a URL: port only when it is not the default. */
 export function hostHeader(url: URL): string {
   return url.host; // URL already drops default ports and brackets IPv6.
@@ -160,6 +176,24 @@ export interface RequestHead {
   headers: Headers;
   /** Size of the head in bytes including the blank line. */
   headLength: number;
+}
+
+/**
+ * Peer-sent HTTP text made safe for a terminal: control characters (C0,
+ * DEL, C1, so no escape sequence survives) become `\xNN`.
+ *
+ * @example
+ * ```ts
+ * import { printable } from "./handshake.ts";
+ * console.log(printable("OK\x1b[2J")); // "OK\\x1b[2J"
+ * ```
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /**
@@ -338,7 +372,9 @@ export function validateResponse(
   if (head.status !== 101) {
     throw new WebSocketError(
       "HTTP_RETURNED_ERROR",
-      `HTTP ${head.status}${head.statusText ? " " + head.statusText : ""}`,
+      `HTTP ${head.status}${
+        head.statusText ? " " + printable(head.statusText) : ""
+      }`,
       { status: head.status, statusText: head.statusText, headers: h },
     );
   }

@@ -400,7 +400,7 @@ Deno.test("proxy: false disables the proxy; an unsupported proxy scheme is INVAL
   try {
     await echoOnce(server.url, { proxy: false });
     await assert.rejects(
-      connect(server.url, { proxy: "socks5://127.0.0.1:1080" }),
+      connect(server.url, { proxy: "socks4://127.0.0.1:1080" }),
       wsError("INVALID_ARGUMENT"),
     );
   } finally {
