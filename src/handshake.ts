@@ -385,8 +385,17 @@ export function validateResponse(
       headers: h,
     });
   if (head.version !== "HTTP/1.1") throw bad(`101 response in ${head.version}`);
-  if (!headerHasToken(h.get("upgrade"), "websocket")) {
-    throw bad("101 response without Upgrade: websocket");
+  // RFC 6455 §4.1: the value is `websocket`, nothing else. Headers joins
+  // repeated fields with ", ", so a second Upgrade line fails here too.
+  const upgrade = h.get("upgrade");
+  if (upgrade?.toLowerCase() !== "websocket") {
+    throw bad(
+      upgrade === null
+        ? "101 response without Upgrade: websocket"
+        : `101 response with Upgrade: ${
+          printable(JSON.stringify(upgrade.slice(0, 80)))
+        } (must be exactly "websocket")`,
+    );
   }
   if (!headerHasToken(h.get("connection"), "upgrade")) {
     throw bad("101 response without Connection: Upgrade");
