@@ -196,10 +196,17 @@ export function printable(text: string): string {
   );
 }
 
+/** The HTTP head grew past {@linkcode MAX_HEAD_BYTES} (a server answers 431). */
+export class HeadTooLargeError extends WebSocketError {
+  constructor() {
+    super("BAD_HANDSHAKE", `HTTP head larger than ${MAX_HEAD_BYTES} bytes`);
+  }
+}
+
 /**
  * Finds the end of an HTTP head (`\r\n\r\n`) in `buf`; returns the index just
- * past it, or -1. Throws `BAD_HANDSHAKE` when the head grows past
- * {@linkcode MAX_HEAD_BYTES}.
+ * past it, or -1. Throws a {@linkcode HeadTooLargeError} (`BAD_HANDSHAKE`)
+ * when the head grows past {@linkcode MAX_HEAD_BYTES}.
  */
 export function findHeadEnd(buf: Uint8Array, from = 0): number {
   const start = from > 3 ? from - 3 : 0;
@@ -212,12 +219,7 @@ export function findHeadEnd(buf: Uint8Array, from = 0): number {
       return i + 4;
     }
   }
-  if (buf.length > MAX_HEAD_BYTES) {
-    throw new WebSocketError(
-      "BAD_HANDSHAKE",
-      `HTTP head larger than ${MAX_HEAD_BYTES} bytes`,
-    );
-  }
+  if (buf.length > MAX_HEAD_BYTES) throw new HeadTooLargeError();
   return -1;
 }
 

@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { connect } from "../mod.ts";
-import { computeAccept } from "../src/handshake.ts";
+import { acceptWebSocket, connect } from "../mod.ts";
+import { computeAccept, MAX_HEAD_BYTES } from "../src/handshake.ts";
 import { expectReject, finish, within } from "./helpers.ts";
 import { type ScriptedPeer, startScriptedServer } from "./servers/scripted.ts";
 
@@ -70,5 +70,57 @@ Deno.test("upgrade: the Upgrade value is case-insensitive", async () => {
     await within(5000, "close", conn.close());
     assert.equal((await conn.closed).wasClean, true);
     await finish(server);
+  }
+});
+
+/** Reads until EOF (bounded by `within` at the call site). */
+async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(16 * 1024);
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null); // a reset ends it too
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let off = 0;
+  for (const c of chunks) out.set(c, (off += c.length) - c.length);
+  return out;
+}
+
+Deno.test("accept: a request head over the cap gets 431 Request Header Fields Too Large, then the close", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  try {
+    // Just over the cap; then a client that keeps sending 512 KiB more.
+    for (const size of [MAX_HEAD_BYTES + 1024, MAX_HEAD_BYTES + 512 * 1024]) {
+      const client = await Deno.connect({ hostname: "127.0.0.1", port });
+      const serverSide = await listener.accept();
+      const accepting = acceptWebSocket(serverSide);
+      accepting.catch(() => {}); // handled now, checked below
+      const line = "X-Pad: " + "a".repeat(1000) + "\r\n";
+      const head = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+        line.repeat(Math.ceil(size / line.length));
+      const sending = (async () => {
+        const bytes = new TextEncoder().encode(head);
+        for (let off = 0; off < bytes.length;) {
+          off += await client.write(bytes.subarray(off));
+        }
+      })().catch(() => {}); // the server may stop reading and close first
+      const answer = new TextDecoder().decode(
+        await within(5000, "the answer and the close", readAll(client)),
+      );
+      await sending;
+      client.close();
+      assert.match(
+        answer,
+        /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/,
+      );
+      assert.match(answer, /\r\nConnection: close\r\n/);
+      const err = await expectReject(accepting, "BAD_HANDSHAKE");
+      assert.match(err.message, /larger than 65536 bytes/);
+    }
+  } finally {
+    listener.close();
   }
 });
