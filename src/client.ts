@@ -30,6 +30,13 @@ import { parseRoutes, type RouteTable } from "./io/resolve.ts";
 import { readHttpHead, withAbort, writeAll } from "./io/stream.ts";
 import { checkClientCertificate, explainEarlyEnd } from "./io/tls.ts";
 
+/**
+ * The default of {@linkcode ConnectOptions.connectTimeout}: 30 s for TCP,
+ * proxy, TLS and the upgrade together, so that a server that accepts the
+ * connection and never answers cannot hold `connect()` forever.
+ */
+export const DEFAULT_CONNECT_TIMEOUT = 30_000;
+
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions extends ConnectionOptions {
   /** Extra request headers. The handshake's own headers cannot be replaced. */
@@ -47,7 +54,10 @@ export interface ConnectOptions extends ConnectionOptions {
   cert?: string;
   /** Private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC) of `cert`. */
   key?: string;
-  /** Time limit in ms for TCP connect, proxy, TLS and the upgrade together. */
+  /**
+   * Time limit in ms for TCP connect, proxy, TLS and the upgrade together
+   * (default {@linkcode DEFAULT_CONNECT_TIMEOUT}, 30 s; 0 for none).
+   */
   connectTimeout?: number;
   /** Follow up to this many redirects (default 0: a 3xx is an error). */
   followRedirects?: number;
@@ -170,22 +180,33 @@ export async function connect(
   checkClientCertificate(options.cert, options.key);
   const routes = parseRoutes(options.resolve, options.connectTo);
   if (options.proxy) parseProxy(options.proxy, options.proxyAuth);
+  const limit = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  if (!(limit >= 0)) {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      `connectTimeout must be 0 (none) or more ms, got ${options.connectTimeout}`,
+    );
+  }
   const controller = new AbortController();
   const signal = controller.signal;
   const onAbort = () => controller.abort(options.signal!.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  if (options.connectTimeout !== undefined) {
+  // Infinity (like 0) is no limit; setTimeout cannot wait longer than 2^31-1 ms.
+  if (limit > 0 && limit < 2 ** 31) {
+    const which = options.connectTimeout === undefined
+      ? "the default connectTimeout"
+      : "connectTimeout";
     timer = setTimeout(
       () =>
         controller.abort(
           new WebSocketError(
             "TIMEOUT",
-            `connect to ${target.host} timed out after ${options.connectTimeout} ms`,
+            `connect to ${target.host} timed out after ${limit} ms (${which})`,
           ),
         ),
-      options.connectTimeout,
+      limit,
     );
   }
   try {

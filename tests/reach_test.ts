@@ -16,6 +16,7 @@ import {
   perform,
   WebSocketError,
 } from "../mod.ts";
+import { DEFAULT_CONNECT_TIMEOUT } from "../src/client.ts";
 import { testCerts } from "./servers/certs.ts";
 import { startDenoEchoServer, startWsEchoServer } from "./servers/echo.ts";
 import { startConnectProxy } from "./servers/proxy.ts";
@@ -26,7 +27,7 @@ import {
   type ScriptedServerOptions,
   startScriptedServer,
 } from "./servers/scripted.ts";
-import { DENO, finish, within } from "./helpers.ts";
+import { DENO, expectReject, finish, within } from "./helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -836,6 +837,103 @@ Deno.test("timeout: connectTimeout covers a proxy that never answers CONNECT", a
   );
   await finish(proxy);
   assert.deepEqual(first, [0x43], "CONNECT was sent"); // "C"
+});
+
+/**
+ * A fake clock for the one timer that matters: while `fn` runs, a timer of
+ * exactly DEFAULT_CONNECT_TIMEOUT ms fires after 150 ms instead, so the
+ * tests of the default need not wait 30 s. Every other timer is untouched.
+ */
+async function withShortDefault<T>(fn: () => Promise<T>): Promise<T> {
+  const real = globalThis.setTimeout;
+  const short = (cb: () => void, ms?: number) =>
+    real(cb, ms === DEFAULT_CONNECT_TIMEOUT ? 150 : ms);
+  globalThis.setTimeout = short as typeof setTimeout;
+  try {
+    return await fn();
+  } finally {
+    globalThis.setTimeout = real;
+  }
+}
+
+/**
+ * Silent servers at each stage of the upgrade: TCP accepted and nothing
+ * said; TLS done and no HTTP answer; half a response head, then nothing.
+ */
+const SILENT_STAGES: [
+  string,
+  ScriptedServerOptions,
+  (p: ScriptedPeer) => Promise<void>,
+][] = [
+  ["TCP accepted, no answer", {}, async (peer) => {
+    await peer.readUntilEof(5000);
+  }],
+  ["TLS accepted, no HTTP answer", { tls: true }, async (peer) => {
+    await peer.readRequest();
+    await peer.readUntilEof(5000);
+  }],
+  ["a partial response head, then nothing", {}, async (peer) => {
+    await peer.readRequest();
+    await peer.writeRaw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: webs");
+    await peer.readUntilEof(5000);
+  }],
+];
+
+for (const [stage, serverOptions, handler] of SILENT_STAGES) {
+  for (const given of [200, undefined]) {
+    Deno.test(
+      `timeout: ${stage}: ${
+        given === undefined
+          ? `the default connectTimeout (${DEFAULT_CONNECT_TIMEOUT} ms, on a fake clock)`
+          : `connectTimeout ${given}`
+      } ends connect() and drops the connection`,
+      async () => {
+        const { ca } = testCerts();
+        const server = startScriptedServer(handler, serverOptions);
+        const err = await withShortDefault(() =>
+          expectReject(
+            within(
+              5000,
+              "connect",
+              connect(server.url + "/silent", {
+                caCerts: [ca],
+                connectTimeout: given,
+              }),
+            ),
+            "TIMEOUT",
+          )
+        );
+        assert.match(
+          err.message,
+          given === undefined
+            ? new RegExp(
+              `after ${DEFAULT_CONNECT_TIMEOUT} ms \\(the default connectTimeout\\)`,
+            )
+            : /after 200 ms \(connectTimeout\)/,
+        );
+        await finish(server); // each handler requires the client to drop it
+      },
+    );
+  }
+}
+
+Deno.test("timeout: connectTimeout 0 means no limit (the default timer is not armed)", async () => {
+  const reached = Promise.withResolvers<number>();
+  const server = silentServer(reached.resolve);
+  const controller = new AbortController();
+  const attempt = withShortDefault(() =>
+    connect(server.url, { connectTimeout: 0, signal: controller.signal })
+  );
+  await within(5000, "request sent", reached.promise);
+  // Past the fake clock's 150 ms, connect() is still waiting.
+  await new Promise((r) => setTimeout(r, 400));
+  controller.abort(new Error("enough"));
+  await expectReject(within(5000, "connect", attempt), "ABORTED");
+  await finish(server);
+  await assert.rejects(
+    connect(server.url, { connectTimeout: -1 }),
+    wsError("INVALID_ARGUMENT"),
+  );
 });
 
 Deno.test("timeout: connectTimeout does not limit an open connection", async () => {
