@@ -20,6 +20,7 @@ import { DEFAULT_CONNECT_TIMEOUT } from "../src/client.ts";
 import { testCerts } from "./servers/certs.ts";
 import { startDenoEchoServer, startWsEchoServer } from "./servers/echo.ts";
 import { startConnectProxy } from "./servers/proxy.ts";
+import { peerMissing, startMicrosocks } from "./servers/peers.ts";
 import {
   type RequestHead,
   type ScriptedPeer,
@@ -541,6 +542,75 @@ Deno.test("env proxy: HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY where --al
     await echo.close();
     await proxy.close();
   }
+});
+
+Deno.test("env proxy: a proxy variable readable but NO_PROXY not is PERMISSION_DENIED naming --allow-env=NO_PROXY, never a silent route", async () => {
+  const proxy = startConnectProxy();
+  const echo = await startWsEchoServer();
+  const net = "--allow-net=127.0.0.1";
+  try {
+    // NO_PROXY would exclude 127.0.0.1, but the child cannot read it.
+    const partial = await runChild(
+      echoScript(echo.url + "/partial"),
+      [net, "--allow-env=HTTP_PROXY"],
+      { HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" },
+    );
+    assert.equal(partial.ok, false);
+    assert.equal(partial.code, "PERMISSION_DENIED");
+    assert.match(partial.message, /NO_PROXY cannot be read/);
+    assert.match(partial.message, /--allow-env=NO_PROXY/);
+    // ALL_PROXY readable, but HTTP_PROXY (which would win for ws://) not.
+    const fallback = await runChild(
+      echoScript(echo.url + "/fallback"),
+      [net, "--allow-env=ALL_PROXY,NO_PROXY"],
+      { ALL_PROXY: proxy.url, HTTP_PROXY: "http://127.0.0.1:1" },
+    );
+    assert.equal(fallback.code, "PERMISSION_DENIED");
+    assert.match(fallback.message, /HTTP_PROXY cannot be read/);
+    assert.equal(proxy.requests.length, 0, "nothing went through the proxy");
+    assert.equal(echo.connections, 0, "nor around it");
+  } finally {
+    await echo.close();
+    await proxy.close();
+  }
+});
+
+const MICROSOCKS = peerMissing("microsocks", ["-h"]);
+
+Deno.test({
+  name:
+    "env proxy: ALL_PROXY=socks5h:// and HTTPS_PROXY=socks5:// (microsocks)",
+  ignore: MICROSOCKS !== "",
+  fn: async () => {
+    const { ca } = testCerts();
+    const socks = await startMicrosocks();
+    const echo = await startWsEchoServer();
+    const secure = await startWsEchoServer({ tls: true });
+    const ok = { ok: true, reply: "from child" };
+    try {
+      const via = `127.0.0.1:${socks.port}`;
+      assert.deepEqual(
+        await runChild(echoScript(echo.url + "/all"), [
+          "--allow-net=127.0.0.1",
+          ENV_FLAG,
+        ], { ALL_PROXY: `socks5h://${via}` }),
+        ok,
+      );
+      assert.deepEqual(
+        await runChild(
+          echoScript(secure.url + "/https", { caCerts: [ca] }),
+          ["--allow-net=127.0.0.1", ENV_FLAG],
+          { HTTPS_PROXY: `socks5://${via}` },
+        ),
+        ok,
+      );
+      assert.equal(echo.connections + secure.connections, 2);
+    } finally {
+      await secure.close();
+      await echo.close();
+      await socks.close();
+    }
+  },
 });
 
 Deno.test("env proxy: without --allow-env the variables are not read, and nothing crashes", async () => {

@@ -117,13 +117,44 @@ export function noProxyMatches(noProxy: string, url: URL): boolean {
 /**
  * The proxy to use for `url` from the environment (`HTTPS_PROXY` for wss,
  * `HTTP_PROXY` for ws, then `ALL_PROXY`; `NO_PROXY` excludes hosts), read
- * only where env access is granted.
+ * only where env access is granted. Once a proxy is found, every variable
+ * that could change the choice (`NO_PROXY`, and the scheme's own variable
+ * when `ALL_PROXY` answered) must be readable: otherwise this throws
+ * `PERMISSION_DENIED` naming them, rather than route around the caller's
+ * exclusions without a word.
  */
 export function proxyFromEnv(url: URL): string | undefined {
-  const proxy =
-    envValue(url.protocol === "wss:" ? "HTTPS_PROXY" : "HTTP_PROXY") ??
-      envValue("ALL_PROXY");
+  const names = [
+    url.protocol === "wss:" ? "HTTPS_PROXY" : "HTTP_PROXY",
+    "ALL_PROXY",
+  ];
+  const unreadable: string[] = [];
+  let proxy: string | undefined;
+  let from = "";
+  for (const name of names) {
+    if (!envGranted(name)) {
+      unreadable.push(name);
+      continue;
+    }
+    proxy = envValue(name);
+    if (proxy) {
+      from = name;
+      break;
+    }
+  }
   if (!proxy) return undefined;
+  const missing = unreadable.filter((n) => n !== "ALL_PROXY");
+  if (!envGranted("NO_PROXY")) missing.push("NO_PROXY");
+  if (missing.length > 0) {
+    throw new WebSocketError(
+      "PERMISSION_DENIED",
+      `${from} names a proxy but ${
+        missing.join(" and ")
+      } cannot be read, so the proxy choice is unknown: run with --allow-env=${
+        [...missing, from].join(",")
+      } (or grant none of the proxy variables)`,
+    );
+  }
   const noProxy = envValue("NO_PROXY");
   if (noProxy && noProxyMatches(noProxy, url)) return undefined;
   return proxy;
