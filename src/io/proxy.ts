@@ -15,9 +15,9 @@ import { mapNetError } from "./net_error.ts";
 import { isIpLiteral, resolvedAddresses, type RouteTable } from "./resolve.ts";
 import { socks5Handshake } from "./socks.ts";
 import {
-  type ByteStream,
   closeQuietly,
   readHttpHead,
+  type ReadWriter,
   withAbort,
   writeAll,
 } from "./stream.ts";
@@ -247,7 +247,7 @@ async function resolveHere(
 
 /** Sends CONNECT on `conn` and checks the proxy's answer. */
 async function httpConnect(
-  conn: ByteStream,
+  conn: ReadWriter,
   host: string,
   port: number,
   proxy: ProxySpec,

@@ -9,7 +9,7 @@
 
 import { WebSocketError } from "../errors.ts";
 import { isIpLiteral } from "./resolve.ts";
-import { type ByteStream, readExactly, writeAll } from "./stream.ts";
+import { readExactly, type ReadWriter, writeAll } from "./stream.ts";
 
 const VERSION = 5;
 const NO_AUTH = 0x00;
@@ -137,7 +137,7 @@ export function replyMessage(code: number): string {
  * errors. Reads exactly the proxy's replies, nothing after them.
  */
 export async function socks5Handshake(
-  conn: ByteStream,
+  conn: ReadWriter,
   host: string,
   port: number,
   auth: SocksAuth | undefined,

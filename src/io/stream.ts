@@ -10,14 +10,14 @@ import { WebSocketError } from "../errors.ts";
 import { findHeadEnd } from "../handshake.ts";
 
 /** The part of `Deno.Conn` these helpers use. */
-export interface ByteStream {
+export interface ReadWriter {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
 }
 
 /** Writes all of `bytes`. */
 export async function writeAll(
-  conn: ByteStream,
+  conn: ReadWriter,
   bytes: Uint8Array,
 ): Promise<void> {
   let off = 0;
@@ -30,7 +30,7 @@ export async function writeAll(
  * stream ends first.
  */
 export async function readExactly(
-  conn: ByteStream,
+  conn: ReadWriter,
   n: number,
   onEof: () => Error,
 ): Promise<Uint8Array> {
@@ -51,7 +51,7 @@ export async function readExactly(
  * side in the error when the stream ends first.
  */
 export async function readHttpHead(
-  conn: ByteStream,
+  conn: ReadWriter,
   peer: string,
 ): Promise<{ head: Uint8Array; rest: Uint8Array }> {
   let buf = new Uint8Array(4096);
