@@ -25,7 +25,7 @@ import {
 } from "./deflate.ts";
 import { openTransport } from "./io/transport.ts";
 import { mapNetError } from "./io/net_error.ts";
-import { parseProxy, type ProxyAuth, proxyFromEnv } from "./io/proxy.ts";
+import { parseProxy, proxyFromEnv } from "./io/proxy.ts";
 import { parseRoutes, type RouteTable } from "./io/resolve.ts";
 import { readHttpHead, withAbort, writeAll } from "./io/stream.ts";
 import { checkClientCertificate, explainEarlyEnd } from "./io/tls.ts";
