@@ -193,7 +193,7 @@ Deno.test("connectTo and resolve with a proxy: CONNECT goes to the mapped target
   }
 });
 
-Deno.test("resolve: every address refused is CONNECT_FAILED naming each; an address outside --allow-net is PERMISSION_DENIED", async () => {
+Deno.test("resolve/connectTo: every address refused is CONNECT_FAILED naming each (and the connect-to target); an address outside --allow-net is PERMISSION_DENIED", async () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -204,6 +204,18 @@ Deno.test("resolve: every address refused is CONNECT_FAILED naming each; an addr
     "CONNECT_FAILED",
   );
   assert.match(err.message, /127\.0\.0\.1: .*refused.*; ::1: .*refused/i);
+  const moved = await expectReject(
+    connect("ws://wsnc.test/", {
+      connectTo: [`wsnc.test:80:127.0.0.1:${port}`],
+    }),
+    "CONNECT_FAILED",
+  );
+  assert.match(
+    moved.message,
+    new RegExp(
+      `^connect to wsnc\\.test \\(connect-to 127\\.0\\.0\\.1:${port}\\): `,
+    ),
+  );
   const denied = await expectReject(
     connect("ws://wsnc.test:9/", { resolve: ["wsnc.test:9:127.0.0.2"] }),
     "PERMISSION_DENIED",

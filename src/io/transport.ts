@@ -70,11 +70,16 @@ export async function openTransport(
   const routes = options.routes ?? NO_ROUTES;
   const hostname = urlHostname(url);
   const to = applyConnectTo(routes, hostname, urlPort(url));
+  const mapped = to.host !== hostname || to.port !== urlPort(url)
+    ? ` (connect-to ${
+      to.host.includes(":") ? `[${to.host}]` : to.host
+    }:${to.port})`
+    : "";
   const where = options.unixSocket
     ? `connect to unix:${options.unixSocket}`
     : options.proxy
-    ? `connect to ${url.host} through proxy ${options.proxy.name}`
-    : `connect to ${url.host}`;
+    ? `connect to ${url.host}${mapped} through proxy ${options.proxy.name}`
+    : `connect to ${url.host}${mapped}`;
   let conn: Deno.Conn;
   let tcp = true;
   try {
