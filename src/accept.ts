@@ -12,12 +12,14 @@ import {
   buildAcceptResponse,
   buildErrorResponse,
   computeAccept,
+  HeadTooLargeError,
+  MAX_HEAD_BYTES,
   parseRequestHead,
   type RequestHead,
   validateRequest,
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
-import { readHttpHead, withAbort, writeAll } from "./transport.ts";
+import { readHttpHead, withAbort, writeAll } from "./io/stream.ts";
 import {
   loadCompression,
   negotiateOffer,
@@ -43,7 +45,45 @@ const REASONS: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
 };
+
+/** After a 431, how long and how much of the rest of the request we read and drop. */
+const DRAIN_MS = 1000;
+const DRAIN_BYTES = 1024 * 1024;
+
+/**
+ * Answers a request head that grew past the limit with 431 and half-closes.
+ * The client is likely still sending: closing with its bytes unread would
+ * reset the connection and could destroy the answer before it is read, so
+ * read and drop a bounded amount first.
+ */
+async function refuseOversizedHead(conn: Deno.Conn): Promise<void> {
+  const answer = buildErrorResponse(
+    431,
+    REASONS[431],
+    `request head larger than ${MAX_HEAD_BYTES} bytes\n`,
+  );
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }, DRAIN_MS);
+  try {
+    await writeAll(conn, new TextEncoder().encode(answer));
+    await conn.closeWrite();
+    const buf = new Uint8Array(16 * 1024);
+    for (let drained = 0; drained < DRAIN_BYTES;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      drained += n;
+    }
+  } catch {
+    /* the client went away, or the drain timer closed it */
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Accepts a WebSocket upgrade on a connection from `Deno.listen()`. A bad
@@ -159,6 +199,7 @@ export async function acceptWebSocket(
         : null,
     });
   } catch (e) {
+    if (e instanceof HeadTooLargeError) await refuseOversizedHead(conn);
     try {
       conn.close();
     } catch { /* already closed */ }

@@ -24,8 +24,16 @@ export interface Config {
   origin?: string;
   user?: { username: string; password: string };
   proxy?: string;
+  proxyUser?: { username: string; password: string };
+  proxyCacert?: string;
   unixSocket?: string;
   cacert?: string;
+  /** Client certificate and key files (mutual TLS). */
+  cert?: string;
+  key?: string;
+  /** `--resolve` and `--connect-to` entries, passed to the library as written. */
+  resolve: string[];
+  connectTo: string[];
   connectTimeout?: number;
   maxTime?: number;
   /** How many redirects to follow (0 without --location). */
@@ -102,7 +110,17 @@ export const FLAGS: Record<string, FlagSpec> = {
   "proxy": {
     type: "string",
     arg: "URL",
-    help: "tunnel through an HTTP proxy (CONNECT)",
+    help: "tunnel through a proxy: http://, https://, socks5:// or socks5h://",
+  },
+  "proxy-user": {
+    type: "string",
+    arg: "USER:PASS",
+    help: "proxy credentials (Basic, or the SOCKS5 login)",
+  },
+  "proxy-cacert": {
+    type: "string",
+    arg: "FILE",
+    help: "trust the CA certificates in this PEM file for an https:// proxy",
   },
   "unix-socket": {
     type: "string",
@@ -114,10 +132,28 @@ export const FLAGS: Record<string, FlagSpec> = {
     arg: "FILE",
     help: "trust the CA certificates in this PEM file for wss://",
   },
+  "cert": {
+    type: "string",
+    arg: "FILE",
+    help: "client certificate (PEM) for mutual TLS; needs --key",
+  },
+  "key": { type: "string", arg: "FILE", help: "private key (PEM) of --cert" },
+  "resolve": {
+    type: "string",
+    multiple: true,
+    arg: "HOST:PORT:ADDR[,ADDR]",
+    help: "connect to ADDR for HOST:PORT, Host/SNI/cert stay HOST; repeatable",
+  },
+  "connect-to": {
+    type: "string",
+    multiple: true,
+    arg: "H1:P1:H2:P2",
+    help: "connect to H2:P2 instead of H1:P1, Host/SNI/cert stay; repeatable",
+  },
   "connect-timeout": {
     type: "string",
     arg: "S",
-    help: "limit connect + TLS + upgrade to S seconds",
+    help: "limit connect + TLS + upgrade to S seconds (default 30, 0: none)",
   },
   "max-time": {
     type: "string",
@@ -419,14 +455,17 @@ export function parseCommandLine(args: string[]): Config {
     }
   }
 
-  let user: Config["user"];
-  const userSpec = str("user") ?? str("auth");
-  if (userSpec !== undefined) {
-    const colon = userSpec.indexOf(":");
-    user = colon === -1 ? { username: userSpec, password: "" } : {
-      username: userSpec.slice(0, colon),
-      password: userSpec.slice(colon + 1),
+  const credentials = (spec: string | undefined) => {
+    if (spec === undefined) return undefined;
+    const colon = spec.indexOf(":");
+    return colon === -1 ? { username: spec, password: "" } : {
+      username: spec.slice(0, colon),
+      password: spec.slice(colon + 1),
     };
+  };
+  const user = credentials(str("user") ?? str("auth"));
+  if ((str("cert") === undefined) !== (str("key") === undefined)) {
+    throw usage("--cert and --key go together");
   }
   const protocols = list("protocol").flatMap((p) => p.split(","))
     .map((p) => p.trim()).filter((p) => p !== "");
@@ -466,8 +505,14 @@ export function parseCommandLine(args: string[]): Config {
     origin: str("origin"),
     user,
     proxy,
+    proxyUser: credentials(str("proxy-user")),
+    proxyCacert: str("proxy-cacert"),
     unixSocket: str("unix-socket"),
     cacert: str("cacert"),
+    cert: str("cert"),
+    key: str("key"),
+    resolve: list("resolve"),
+    connectTo: list("connect-to"),
     connectTimeout: seconds("connect-timeout", str("connect-timeout")),
     maxTime: seconds("max-time", str("max-time")),
     followRedirects: bool("location")

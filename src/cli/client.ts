@@ -26,8 +26,8 @@ export interface ModeContext {
   onInterrupt: (() => void) | null;
 }
 
-/** Reads `--cacert`; a missing file is a usage error. */
-async function readCaCert(path: string): Promise<string> {
+/** Reads the PEM file of `--flag`; a missing file is a usage error. */
+async function readPemFile(flag: string, path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
@@ -37,12 +37,12 @@ async function readCaCert(path: string): Promise<string> {
     ) {
       throw new CliError(
         ExitCode.ERROR,
-        `cannot read --cacert ${path}: run with --allow-read=${path}`,
+        `cannot read --${flag} ${path}: run with --allow-read=${path}`,
       );
     }
     throw new CliError(
       ExitCode.USAGE,
-      `cannot read --cacert ${path}: ${(e as Error).message}`,
+      `cannot read --${flag} ${path}: ${(e as Error).message}`,
     );
   }
 }
@@ -62,10 +62,20 @@ export async function connectOptions(
   if (cfg.origin !== undefined) options.origin = cfg.origin;
   if (cfg.user) options.auth = cfg.user;
   if (cfg.proxy !== undefined) options.proxy = cfg.proxy;
+  if (cfg.proxyUser) options.proxyAuth = cfg.proxyUser;
+  if (cfg.proxyCacert !== undefined) {
+    options.proxyCaCerts = [await readPemFile("proxy-cacert", cfg.proxyCacert)];
+  }
   if (cfg.unixSocket !== undefined) options.unixSocket = cfg.unixSocket;
   if (cfg.cacert !== undefined) {
-    options.caCerts = [await readCaCert(cfg.cacert)];
+    options.caCerts = [await readPemFile("cacert", cfg.cacert)];
   }
+  if (cfg.cert !== undefined && cfg.key !== undefined) {
+    options.cert = await readPemFile("cert", cfg.cert);
+    options.key = await readPemFile("key", cfg.key);
+  }
+  if (cfg.resolve.length > 0) options.resolve = cfg.resolve;
+  if (cfg.connectTo.length > 0) options.connectTo = cfg.connectTo;
   if (cfg.connectTimeout !== undefined) {
     options.connectTimeout = cfg.connectTimeout;
   }
