@@ -8,12 +8,10 @@
 
 import { WebSocketError } from "../errors.ts";
 import { findHeadEnd } from "../handshake.ts";
+import type { ByteStream } from "./byte_stream.ts";
 
-/** The part of `Deno.Conn` these helpers use. */
-export interface ReadWriter {
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
-}
+/** The part of a byte stream these helpers use. */
+export type ReadWriter = Pick<ByteStream, "read" | "write">;
 
 /** Writes all of `bytes`. */
 export async function writeAll(
