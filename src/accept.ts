@@ -156,7 +156,7 @@ export async function acceptWebSocket(
     const protocol = options.protocols?.find((p) =>
       upgrade.protocols.includes(p)
     ) ?? "";
-    const accept = await computeAccept(upgrade.key);
+    const accept = computeAccept(upgrade.key);
     const compression = (options.compression && await loadCompression())
       ? options.compression
       : undefined;

@@ -378,7 +378,7 @@ async function attempt(
           });
         }
         const agreed = validateResponse(head, {
-          accept: await expectedAccept,
+          accept: expectedAccept,
           protocols: options.protocols,
           offeredExtensions: compression !== undefined,
         });
