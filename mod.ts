@@ -52,6 +52,7 @@ export {
   type CloseInfo,
   type ConnectionInit,
   type ConnectionOptions,
+  type ConnectionState,
   type FrameCallback,
   type Message,
   type RecvResult,
