@@ -12,6 +12,7 @@ import {
   type LatencyRow,
   type MemoryRow,
 } from "../bench/report.ts";
+import type { Impl, PairResult } from "../bench/many/report.ts";
 
 const ECHO_SCRIPT = new URL("../bench/echo.ts", import.meta.url).pathname;
 const RUN_LIMIT_MS = 240_000;
@@ -149,3 +150,106 @@ for (
     }
   });
 }
+
+const MANY_SCRIPT = new URL("../bench/many.ts", import.meta.url).pathname;
+const MANY_N = 20;
+
+Deno.test(`bench/many.ts --sizes ${MANY_N}: every client and server opens, echoes and is measured`, async () => {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), RUN_LIMIT_MS);
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(denoCommand(), {
+      // node runs npm:ws where it is installed (else ws runs under Deno);
+      // prlimit sets the children's open-file limit where it exists.
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-run=deno,${Deno.execPath()},node,prlimit`,
+        MANY_SCRIPT,
+        "--sizes",
+        String(MANY_N),
+        "--timeout",
+        "60",
+        "--json",
+        "-",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: abort.signal,
+    }).output();
+  } finally {
+    clearTimeout(timer);
+  }
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `many.ts failed:\n${stderr}\n${stdout}`);
+  const jsonStart = stdout.indexOf("\n{");
+  assert.ok(jsonStart > 0, `no JSON after the tables:\n${stdout}`);
+  const tables = stdout.slice(0, jsonStart);
+  const report = JSON.parse(stdout.slice(jsonStart)) as {
+    results: PairResult[];
+    labels: Record<Impl, { client: string; server: string }>;
+  };
+
+  assert.ok(!tables.includes("failed:"), `a run failed:\n${tables}`);
+  // Each client against Deno's server, Deno's client against each server.
+  const pairs = report.results.map((r) => `${r.client}→${r.server}`);
+  assert.deepEqual(pairs, [
+    "wsnc→deno",
+    "deno→deno",
+    "ws→deno",
+    "deno→wsnc",
+    "deno→ws",
+  ]);
+  for (const r of report.results) {
+    const what = `${r.client} → ${r.server}`;
+    assert.equal(r.error, undefined, what);
+    assert.equal(r.n, MANY_N, what);
+    assert.equal(r.echoed, MANY_N, `${what}: every connection echoed`);
+    for (const key of ["openMs", "roundMs", "clientCpuUs", "serverCpuUs"]) {
+      const value = r[key as keyof PairResult] as number;
+      assert.ok(
+        value > 0 && Number.isFinite(value),
+        `${what}: ${key} ${value}`,
+      );
+    }
+    for (
+      const key of [
+        "clientIdleKiB",
+        "clientRoundKiB",
+        "serverIdleKiB",
+        "serverRoundKiB",
+      ]
+    ) {
+      const value = r[key as keyof PairResult] as number;
+      // A delta of RSS over 20 connections may be 0 or below after a GC.
+      assert.ok(Number.isFinite(value), `${what}: ${key} ${value}`);
+    }
+    for (const side of [r.samples!.client, r.samples!.server]) {
+      for (const s of [side.before, side.idle, side.after]) {
+        assert.ok(
+          s.rss > 0 && s.cpuUs > 0,
+          `${what}: a sample ${JSON.stringify(s)}`,
+        );
+      }
+      assert.ok(
+        side.after.cpuUs >= side.before.cpuUs,
+        `${what}: CPU goes forward`,
+      );
+    }
+  }
+  for (const impl of ["wsnc", "deno", "ws"] as const) {
+    const { client, server } = report.labels[impl];
+    assert.match(
+      tables,
+      new RegExp(`\\| ${escape(client)} → [^|]+ \\| [0-9]`),
+      client,
+    );
+    assert.match(
+      tables,
+      new RegExp(`\\| ${escape(server)} ← [^|]+ \\| [0-9]`),
+      server,
+    );
+  }
+});
