@@ -37,6 +37,7 @@ import {
 import {
   clientLabel,
   clientTable,
+  failureLines,
   type Impl,
   IMPLS,
   type PairResult,
@@ -156,17 +157,20 @@ function script(name: string): string {
   return new URL(`./many/${name}`, import.meta.url).pathname;
 }
 
-/** The command line of one side's process. */
-function argv(
-  setup: Setup,
+/**
+ * The command line of one side's process; `wsModule`: where Node finds
+ * `ws` (null: `ws` runs under Deno).
+ */
+export function childArgv(
+  wsModule: string | null,
   side: "client" | "server",
   impl: Impl,
   job?: ClientJob,
-) {
+): string[] {
   const args = job ? [JSON.stringify(job)] : [];
   const file = script(`${impl}_${side}.${impl === "ws" ? "mjs" : "ts"}`);
-  if (impl === "ws" && setup.wsModule !== null) {
-    return ["node", "--expose-gc", file, ...args, setup.wsModule];
+  if (impl === "ws" && wsModule !== null) {
+    return ["node", "--expose-gc", file, ...args, wsModule];
   }
   const permissions = ["--allow-net=127.0.0.1"];
   if (impl === "ws") {
@@ -222,7 +226,7 @@ async function measurePair(
   const pin = (cpu: string) => options.pin ? cpu : undefined;
   const result: PairResult = { n, run, client, server };
   const t = options.timeoutMs;
-  const srv = new Child(argv(setup, "server", server), {
+  const srv = new Child(childArgv(setup.wsModule, "server", server), {
     cpu: pin(SERVER_CPU),
     nofile: setup.nofile,
   });
@@ -236,7 +240,7 @@ async function measurePair(
       concurrency: options.concurrency,
       timeoutMs: t,
     };
-    const cl = new Child(argv(setup, "client", client, job), {
+    const cl = new Child(childArgv(setup.wsModule, "client", client, job), {
       cpu: pin(CLIENT_CPU),
       nofile: setup.nofile,
     });
@@ -372,6 +376,8 @@ async function main(): Promise<number> {
     }
     out.push(`\n## N = ${n.toLocaleString("en-US")}: servers\n`);
     out.push(serverTable(rows, servers, wsUnder));
+    const failures = failureLines(rows, wsUnder);
+    if (failures.length > 0) out.push("", ...failures);
   }
   console.log(out.join("\n"));
 

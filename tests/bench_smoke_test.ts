@@ -253,3 +253,37 @@ Deno.test(`bench/many.ts --sizes ${MANY_N}: every client and server opens, echoe
     );
   }
 });
+
+Deno.test("bench/many_heap.ts --n 20: per-connection heap and ArrayBuffer tables of a wsnc client", async () => {
+  const out = await new Deno.Command(denoCommand(), {
+    args: [
+      "run",
+      "--no-prompt",
+      `--allow-run=deno,${Deno.execPath()},node`,
+      "--allow-net=127.0.0.1",
+      new URL("../bench/many_heap.ts", import.meta.url).pathname,
+      "--n",
+      "20",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(RUN_LIMIT_MS),
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + stdout);
+  const sections = stdout.split("\n## ").slice(1);
+  assert.equal(sections.length, 2, stdout);
+  for (const section of sections) {
+    // Every connection holds some JS objects; it need not hold a buffer of
+    // its own (a design may share them), so the buffers are only parsed.
+    const [heap, stores] = section.match(
+      /JS heap \+([0-9.]+) KiB\/conn, ArrayBuffer stores \+(-?[0-9.]+) KiB\/conn/,
+    )!.slice(1).map(Number);
+    assert.ok(heap > 0 && Number.isFinite(stores), section);
+    assert.match(
+      section,
+      /\| JS heap, by constructor \| per conn \| bytes\/conn \|\n\| --- \| ---: \| ---: \|\n\| [^|]+ \| [0-9.]+ \| [0-9,]+ \|/,
+    );
+    assert.match(section, /\| ArrayBuffer backing stores, by size ← holder \|/);
+  }
+});

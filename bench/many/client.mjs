@@ -25,6 +25,9 @@ import { commands, exit, forceGc, report, sample, within } from "./runtime.mjs";
  * @property {number} payloadSize bytes of the one binary message per connection
  * @property {number} concurrency opening handshakes in flight at most
  * @property {number} timeoutMs bound of each phase (opening all, the round, each driver command)
+ * @property {boolean} [pauseBeforeOpen] report `{"phase":"ready"}` first and
+ *   wait for the driver's `open` line (bench/many_heap.ts takes its baseline
+ *   heap snapshot then)
  */
 
 /**
@@ -87,7 +90,13 @@ async function measure(job, open, control) {
   /** @type {OpenConnection[]} */
   const conns = new Array(n);
   await forceGc();
-  const before = sample();
+  let before = sample();
+  if (job.pauseBeforeOpen) {
+    report({ phase: "ready", before });
+    const go = await within(timeoutMs, "the driver's open", control.next());
+    if (go !== "open") throw new Error(`driver said ${go}, not open`);
+    before = sample();
+  }
   const openStart = performance.now();
   let next = 0;
   const opener = async () => {

@@ -69,13 +69,20 @@ export function serverLabel(impl: Impl, wsUnder: string): string {
   }[impl];
 }
 
-/** The values of every run, "a / b", or the first failure. */
+/** The values of every run, "a / b"; a failed run shows as "failed". */
 function cell(rows: PairResult[], pick: (r: PairResult) => number | undefined) {
-  return rows.map((r) =>
-    r.error
-      ? `failed: ${r.error.replaceAll("|", "/").slice(0, 120)}`
-      : formatNumber(pick(r))
-  ).join(" / ");
+  return rows.map((r) => r.error ? "failed" : formatNumber(pick(r))).join(
+    " / ",
+  );
+}
+
+/** One line per failed run, for under the tables. */
+export function failureLines(rows: PairResult[], wsUnder: string): string[] {
+  return rows.filter((r) => r.error).map((r) =>
+    `- failed: N = ${r.n.toLocaleString("en-US")}, run ${r.run}, ${
+      clientLabel(r.client, wsUnder)
+    } → ${serverLabel(r.server, wsUnder)}: ${r.error}`
+  );
 }
 
 function mean(
