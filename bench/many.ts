@@ -303,6 +303,14 @@ async function main(): Promise<number> {
     console.error((err as Error).message);
     return 2;
   }
+  if (
+    options.json && options.json !== "-" &&
+    Deno.permissions.querySync({ name: "write", path: options.json }).state !==
+      "granted"
+  ) {
+    console.error(`--json ${options.json} needs --allow-write=${options.json}`);
+    return 2;
+  }
   if (options.pin) {
     const run = Deno.permissions.querySync({ name: "run", command: "taskset" });
     if (run.state !== "granted" || navigator.hardwareConcurrency < 2) {
