@@ -92,6 +92,15 @@ class Graph {
   }
 }
 
+/** Objects that only wrap a backing store: a holder path goes past them. */
+const BUFFER_TYPES = new Set([
+  "ArrayBuffer",
+  "SharedArrayBuffer",
+  "Uint8Array",
+  "Buffer",
+  "DataView",
+]);
+
 /** Count and bytes, by what they are. */
 export type Tally = Map<string, [count: number, bytes: number]>;
 
@@ -115,34 +124,55 @@ export interface HeapTally {
   stores: Tally;
 }
 
+/** The name of the function a generator object (a suspended async call) runs. */
+function generatorFunction(g: Graph, node: number): string {
+  let name = "(anonymous)";
+  g.edges(node, (to, field) => {
+    if (field === "function" && g.name(to)) name = g.name(to);
+  });
+  return name;
+}
+
 /** Sums up one snapshot. */
 export function tally(snapshot: HeapSnapshot): HeapTally {
   const g = new Graph(snapshot);
   const heap: Tally = new Map();
-  const owners: [number, string][][] = Array.from(
+  const owners: [owner: number, field: string, rank: number][][] = Array.from(
     { length: g.count },
     () => [],
   );
   for (let i = 0; i < g.count; i++) {
-    g.edges(i, (to, name, type) => {
-      if (type !== "weak") owners[to].push([i, name]);
+    // The holder to name: a field of an object of ours first, then any
+    // field, then array slots, then V8's internals (suspended frames' registers, ...).
+    const name = g.name(i);
+    const internal = name.startsWith("system /") || g.type(i) === "hidden" ||
+      name === "Generator" || g.type(i) === "array";
+    g.edges(i, (to, field, type) => {
+      if (type === "weak") return;
+      const rank = type === "property"
+        ? (internal ? 1 : 0)
+        : type === "element"
+        ? 2
+        : 3;
+      owners[to].push([i, field, rank]);
     });
   }
   const path = (node: number): string => {
     const steps: string[] = [];
     const seen = new Set<number>([node]);
-    for (let cur = node; steps.length < 4;) {
-      const next = owners[cur].find(([o]) =>
-        !seen.has(o) && !g.name(o).startsWith("system /") &&
-        g.type(o) !== "hidden"
-      ) ?? owners[cur].find(([o]) =>
-        !seen.has(o)
-      );
-      if (next === undefined) break;
-      const [owner, field] = next;
+    // Up to the first field of an object that is not a buffer itself.
+    for (let cur = node; steps.length < 5;) {
+      let best: [number, string, number] | undefined;
+      for (const candidate of owners[cur]) {
+        if (seen.has(candidate[0])) continue;
+        if (best === undefined || candidate[2] < best[2]) best = candidate;
+      }
+      if (best === undefined) break;
+      const [owner, field, rank] = best;
       steps.push(`${g.name(owner) || g.type(owner)}.${field}`);
       seen.add(owner);
       cur = owner;
+      if (rank === 0 && !BUFFER_TYPES.has(g.name(owner))) break;
     }
     return steps.join(" ← ");
   };
@@ -159,6 +189,8 @@ export function tally(snapshot: HeapSnapshot): HeapTally {
       ? "(compiled code)"
       : type === "closure"
       ? `closure ${g.name(i) || "(anonymous)"}`
+      : type === "object" && g.name(i) === "Generator"
+      ? `suspended async function ${generatorFunction(g, i)}`
       : `${type} ${g.name(i)}`;
     add(heap, name, g.size(i));
   }
@@ -167,7 +199,8 @@ export function tally(snapshot: HeapSnapshot): HeapTally {
 
 /**
  * What `after` has more of than `before`, per connection (divided by `n`),
- * the `top` largest by bytes.
+ * the `top` largest by bytes, leaving out what is below a byte per
+ * connection.
  */
 export function perConnection(
   after: Tally,
@@ -184,7 +217,9 @@ export function perConnection(
       bytesPerConn: (bytes - bytes0) / n,
     });
   }
-  return rows.sort((a, b) => b.bytesPerConn - a.bytesPerConn).slice(0, top);
+  // Below a byte per connection is what the process has once, not per connection.
+  return rows.filter((r) => Math.abs(r.bytesPerConn) >= 1)
+    .sort((a, b) => b.bytesPerConn - a.bytesPerConn).slice(0, top);
 }
 
 /** The sum of `bytes` over a tally's difference, per connection. */
