@@ -84,8 +84,9 @@ class Graph {
     ) {
       const type = types[edges[e + this.#e.type]];
       const raw = edges[e + this.#e.name_or_index];
+      // Slots are not told apart: buffers in one array sum up together.
       const name = type === "element" || type === "hidden"
-        ? `[${raw}]`
+        ? "[]"
         : strings[raw];
       visit(edges[e + this.#e.to_node] / this.#nf, name, type);
     }
