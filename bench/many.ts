@@ -28,6 +28,7 @@
 
 import { parseArgs } from "node:util";
 import { denoCommand } from "./deno_command.ts";
+import { writeJsonReport } from "./report.ts";
 import {
   Child,
   fileLimit,
@@ -80,6 +81,12 @@ function impls(text: string, flag: string): Impl[] {
   });
 }
 
+function one(text: string, flag: string): Impl {
+  const list = impls(text, flag);
+  if (list.length !== 1) throw new Error(`${flag}: one of ${IMPLS.join(", ")}`);
+  return list[0];
+}
+
 function positive(text: string, flag: string): number {
   const n = Number(text.replaceAll("_", ""));
   if (!Number.isSafeInteger(n) || n < 1) {
@@ -117,8 +124,8 @@ export function parseManyOptions(args: string[]): ManyOptions {
     sizes: values.sizes.split(",").map((s) => positive(s.trim(), "--sizes")),
     clients: impls(values.clients, "--clients"),
     servers: impls(values.servers, "--servers"),
-    against: impls(values.against, "--against")[0],
-    serverClient: impls(values["server-client"], "--server-client")[0],
+    against: one(values.against, "--against"),
+    serverClient: one(values["server-client"], "--server-client"),
     matrix: values.matrix,
     repeat: positive(values.repeat, "--repeat"),
     concurrency: positive(values.concurrency, "--concurrency"),
@@ -390,31 +397,18 @@ async function main(): Promise<number> {
   console.log(out.join("\n"));
 
   if (options.json) {
-    const json = JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        deno,
-        v8,
-        node,
-        cores: navigator.hardwareConcurrency,
-        fileLimit: limit,
-        options,
-        skipped,
-        labels: Object.fromEntries(
-          IMPLS.map((
-            i,
-          ) => [i, {
-            client: clientLabel(i, wsUnder),
-            server: serverLabel(i, wsUnder),
-          }]),
-        ),
-        results,
-      },
-      null,
-      2,
-    );
-    if (options.json === "-") console.log(json);
-    else await Deno.writeTextFile(options.json, json + "\n");
+    const labels = IMPLS.map((i) => [i, {
+      client: clientLabel(i, wsUnder),
+      server: serverLabel(i, wsUnder),
+    }]);
+    await writeJsonReport(options.json, {
+      node,
+      fileLimit: limit,
+      options,
+      skipped,
+      labels: Object.fromEntries(labels),
+      results,
+    });
   }
   const failures = results.filter((r) => r.error).length;
   if (failures > 0) progress(`${failures} run(s) failed; see the tables`);
