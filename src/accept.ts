@@ -33,6 +33,16 @@ export interface AcceptOptions extends ConnectionOptions {
   headers?: HeadersInit;
   /** Time limit in ms for the client to send its request (default 10000). */
   handshakeTimeout?: number;
+  /**
+   * Browser origins allowed to connect, like `ws`'s `verifyClient`: a list
+   * (`"*"` accepts any) or a predicate. A request with an `Origin` header
+   * that is not allowed gets 403 before `onRequest` runs; a request without
+   * one (not from a browser) is accepted. Unset: every origin is accepted.
+   * A server on 127.0.0.1 is reachable from every page a browser opens, so
+   * set this when the server does more than echo (cross-site WebSocket
+   * hijacking).
+   */
+  origins?: string[] | ((origin: string) => boolean);
   /** Inspect the request; throw a `WebSocketError` with `status` to refuse it. */
   onRequest?(request: RequestHead): void | Promise<void>;
 }
@@ -43,7 +53,29 @@ const REASONS: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   426: "Upgrade Required",
+  502: "Bad Gateway",
 };
+
+/** Throws 403 when `origins` does not allow the request's Origin header. */
+function checkOrigin(
+  head: RequestHead,
+  origins: AcceptOptions["origins"],
+): void {
+  const origin = head.headers.get("origin");
+  if (origins === undefined || origin === null) return;
+  const allowed = typeof origins === "function"
+    ? origins(origin)
+    : origins.some((o) =>
+      o === "*" || o.toLowerCase() === origin.toLowerCase()
+    );
+  if (!allowed) {
+    throw new WebSocketError(
+      "BAD_HANDSHAKE",
+      `origin ${JSON.stringify(origin)} is not allowed`,
+      { status: 403 },
+    );
+  }
+}
 
 /**
  * Accepts a WebSocket upgrade on a connection from `Deno.listen()`. A bad
@@ -98,6 +130,7 @@ export async function acceptWebSocket(
     let upgrade;
     try {
       upgrade = validateRequest(head);
+      checkOrigin(head, options.origins);
       await options.onRequest?.(head);
     } catch (e) {
       const status = e instanceof WebSocketError && e.status ? e.status : 400;
