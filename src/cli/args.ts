@@ -8,6 +8,12 @@
 import { parseArgs } from "node:util";
 import { isValidCloseCode } from "../../mod.ts";
 import { CliError, ExitCode } from "./exit.ts";
+import {
+  BRIDGE_FLAGS,
+  type BridgeConfig,
+  parseBridgeFlags,
+  splitBridgeArgs,
+} from "./bridge/flags.ts";
 
 /** Everything the command line asked for, validated; times are in ms. */
 export interface Config {
@@ -57,6 +63,8 @@ export interface Config {
   once: boolean;
   help: boolean;
   version: boolean;
+  /** --exec, --to-tcp, --from-tcp, --broadcast, --reconnect, --allow-origin. */
+  bridge: BridgeConfig;
 }
 
 /** What a flag takes, for the parser and for `--help`. */
@@ -268,6 +276,7 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "boolean",
     help: "listen mode: exit after the first connection",
   },
+  ...BRIDGE_FLAGS,
   "help": { type: "boolean", short: "h", help: "show this help" },
   "version": { type: "boolean", short: "V", help: "show the version" },
 };
@@ -360,7 +369,8 @@ export function normalizeUrl(value: string): string {
  * too, but only when the close is sent; checking here fails before connecting.
  */
 /** Parses the command line; throws a usage {@linkcode CliError} when it is wrong. */
-export function parseCommandLine(args: string[]): Config {
+export function parseCommandLine(commandLine: string[]): Config {
+  const { args, execArgs } = splitBridgeArgs(commandLine);
   const options: Record<
     string,
     { type: "string" | "boolean"; short?: string; multiple?: boolean }
@@ -500,5 +510,6 @@ export function parseCommandLine(args: string[]): Config {
     once: bool("once"),
     help,
     version,
+    bridge: parseBridgeFlags({ str, bool, list }, mode, execArgs),
   };
 }
