@@ -45,7 +45,7 @@ export interface CliResult {
 export interface StartOptions {
   /** Extra deno permissions, e.g. `--allow-run=/bin/cat`. */
   perms?: string[];
-  /** Run the CLI inside a wrapper that reports its peak RSS (VmHWM). */
+  /** Run the CLI inside a wrapper that reports its peak RSS (sampled). */
   measureRss?: boolean;
   /** Wait for a "listening on" line before returning (default true). */
   listening?: boolean;
@@ -59,9 +59,7 @@ export async function startCli(
   options: StartOptions = {},
 ): Promise<CliChild> {
   const perms = options.perms ?? [];
-  const script = options.measureRss
-    ? ["--allow-read=/proc/self/status", RSS_CHILD]
-    : [CLI];
+  const script = options.measureRss ? [RSS_CHILD] : [CLI];
   const child = new Deno.Command(DENO, {
     args: ["run", "--no-prompt", CHILD_NET, ...perms, ...script, ...args],
     cwd: ROOT,
@@ -228,9 +226,12 @@ export function countingListener(): {
 export function canRun(path: string, what: string): boolean {
   try {
     Deno.statSync(path);
-  } catch {
-    console.log(`skipped: ${what} needs ${path}, which is not installed`);
-    return false;
+  } catch (e) {
+    // Without read access to it, whether it exists shows when it runs.
+    if (!(e instanceof Deno.errors.NotCapable)) {
+      console.log(`skipped: ${what} needs ${path}, which is not installed`);
+      return false;
+    }
   }
   const granted =
     Deno.permissions.querySync({ name: "run", command: path }).state ===

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { acceptWebSocket, type WebSocketError } from "../mod.ts";
-import { rawUpgrade } from "./bridge_helpers.ts";
+import { countingListener, rawUpgrade, startCli } from "./bridge_helpers.ts";
 import { within } from "./helpers.ts";
 
 /** One acceptWebSocket() with `origins` for a raw request with `headers`. */
@@ -71,4 +71,77 @@ Deno.test("accept origins: a predicate decides", async () => {
   const yes = await acceptOnce(check, { Origin: "https://a.good.example" });
   assert.match(yes.head, /^HTTP\/1\.1 101 /);
   assert.deepEqual(seen, ["https://x.evil.example", "https://a.good.example"]);
+});
+
+Deno.test("cli origin: --to-tcp refuses a foreign Origin with 403 and opens no TCP connection; --allow-origin admits it", async () => {
+  const target = countingListener();
+  const refusing = await startCli([
+    "--listen",
+    "127.0.0.1:0",
+    "--to-tcp",
+    `127.0.0.1:${target.port}`,
+  ]);
+  const admitting = await startCli([
+    "--listen",
+    "127.0.0.1:0",
+    "--to-tcp",
+    `127.0.0.1:${target.port}`,
+    "--allow-origin",
+    "https://good.example",
+  ]);
+  try {
+    const port = (u: string) => Number(new URL(u).port);
+    const head = await rawUpgrade(port(refusing.url), {
+      Origin: "https://evil.example",
+    });
+    assert.match(head, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    const bad = await rawUpgrade(port(admitting.url), {
+      Origin: "https://evil.example",
+    });
+    assert.match(bad, /^HTTP\/1\.1 403 /);
+    assert.equal(target.accepted(), 0, "a TCP connection was opened");
+    const good = await rawUpgrade(port(admitting.url), {
+      Origin: "https://good.example",
+    });
+    assert.match(good, /^HTTP\/1\.1 101 /);
+    await refusing.waitFor(/not allowed/);
+    assert.match(
+      refusing.stderr,
+      /origin "https:\/\/evil\.example" is not allowed/,
+    );
+  } finally {
+    await refusing.stop();
+    await admitting.stop();
+    await target.close();
+  }
+  assert.equal(target.accepted(), 1);
+});
+
+Deno.test("cli origin: --exec spawns nothing for a foreign Origin; --broadcast refuses it; --echo stays open", async () => {
+  // The command announces itself on the CLI's stderr (inherited).
+  const exec = ["--exec", "/bin/sh", "--", "-c", "echo SPAWNED >&2"];
+  const execCli = await startCli(["--listen", "127.0.0.1:0", ...exec], {
+    perms: ["--allow-run=/bin/sh"],
+  });
+  const broadcast = await startCli(["--listen", "127.0.0.1:0", "--broadcast"]);
+  const echo = await startCli(["--listen", "127.0.0.1:0", "--echo"]);
+  const port = (u: string) => Number(new URL(u).port);
+  const evil = { Origin: "https://evil.example" };
+  try {
+    assert.match(await rawUpgrade(port(execCli.url), evil), /^HTTP\/1\.1 403 /);
+    assert.match(
+      await rawUpgrade(port(broadcast.url), evil),
+      /^HTTP\/1\.1 403 /,
+    );
+    assert.match(await rawUpgrade(port(echo.url), evil), /^HTTP\/1\.1 101 /);
+    // Without an Origin (not a browser) the command runs: the check above
+    // would have seen its line.
+    assert.match(await rawUpgrade(port(execCli.url), {}), /^HTTP\/1\.1 101 /);
+    await execCli.waitFor(/SPAWNED/);
+  } finally {
+    const r = await execCli.stop();
+    await broadcast.stop();
+    await echo.stop();
+    assert.equal(r.err.match(/SPAWNED/g)?.length, 1, r.err);
+  }
 });
