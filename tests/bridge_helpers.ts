@@ -26,6 +26,8 @@ export interface CliChild {
   readonly stderr: string;
   /** Resolves with every stderr line once `pattern` has appeared. */
   waitFor(pattern: RegExp, ms?: number): Promise<string>;
+  /** Resolves with stdout so far once `pattern` has appeared in it. */
+  waitForStdout(pattern: RegExp, ms?: number): Promise<string>;
   /** Signals the child (default SIGINT) and waits for it to exit. */
   stop(signal?: Deno.Signal): Promise<CliResult>;
   /** Waits for the child to exit on its own. */
@@ -74,7 +76,23 @@ export async function startCli(
   }, CHILD_LIMIT_MS);
   let text = "";
   const waiters: (() => void)[] = [];
-  const stdout = new Response(child.stdout).bytes();
+  let outText = "";
+  const outDecoder = new TextDecoder();
+  const stdout = (async () => {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of child.stdout) {
+      chunks.push(chunk);
+      outText += outDecoder.decode(chunk, { stream: true });
+      for (const w of waiters.splice(0)) w();
+    }
+    const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let off = 0;
+    for (const c of chunks) {
+      all.set(c, off);
+      off += c.length;
+    }
+    return all;
+  })();
   const stderrDone = (async () => {
     for await (
       const chunk of child.stderr.pipeThrough(new TextDecoderStream())
@@ -90,15 +108,21 @@ export async function startCli(
     clearTimeout(guard);
     return s;
   });
-  const waitFor = (pattern: RegExp, ms = 15_000) =>
+  const waitIn = (
+    which: "stderr" | "stdout",
+    pattern: RegExp,
+    ms = 15_000,
+  ) =>
     within(
       ms,
-      `CLI stderr to match ${pattern}`,
+      `CLI ${which} to match ${pattern}`,
       (async () => {
-        while (!pattern.test(text)) {
+        const seen = () => which === "stderr" ? text : outText;
+        while (!pattern.test(seen())) {
           if (exited) {
             await stderrDone;
-            if (pattern.test(text)) break;
+            await stdout;
+            if (pattern.test(seen())) break;
             throw new Error(`CLI exited before ${pattern}: ${text}`);
           }
           await new Promise<void>((r) => {
@@ -106,9 +130,11 @@ export async function startCli(
             status.then(() => r());
           });
         }
-        return text;
+        return seen();
       })(),
     );
+  const waitFor = (pattern: RegExp, ms?: number) =>
+    waitIn("stderr", pattern, ms);
   const done = async (): Promise<CliResult> => {
     const [s, out] = await within(
       CHILD_LIMIT_MS,
@@ -144,6 +170,8 @@ export async function startCli(
       return text;
     },
     waitFor,
+    waitForStdout: (pattern: RegExp, ms?: number) =>
+      waitIn("stdout", pattern, ms),
     done,
     stop: (signal: Deno.Signal = "SIGINT") => {
       if (!exited) {
