@@ -178,3 +178,25 @@ Deno.test("exec: without --allow-run the error names the flag, before listening"
   assert.doesNotMatch(r.err, /listening on/);
   assertNoStack(r.err);
 });
+
+Deno.test("bridges in --help: every bridge flag and an example for each", async () => {
+  const help = await startCli(["--help"], { listening: false });
+  const r = await help.done();
+  const out = new TextDecoder().decode(r.stdout);
+  assert.equal(r.code, 0);
+  for (
+    const flag of [
+      "--exec CMD",
+      "--to-tcp HOST:PORT",
+      "--from-tcp [HOST:]PORT",
+      "--broadcast",
+      "--allow-origin ORIGIN",
+      "--reconnect [MAX]",
+      "--reconnect-delay MIN[:MAX]",
+      "--reconnect-on-close",
+      "wsnc --listen 8080 --to-tcp 127.0.0.1:22",
+      "wsnc --from-tcp 2222",
+      "--exec /usr/bin/python3 -- -u bot.py",
+    ]
+  ) assert.ok(out.includes(flag), flag);
+});

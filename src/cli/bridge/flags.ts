@@ -48,47 +48,46 @@ export const BRIDGE_FLAGS: Record<string, FlagSpec> = {
     short: "e",
     arg: "CMD",
     help:
-      "bridge to a program: its stdout lines (-b: chunks) become messages, messages go to its stdin; CMD's arguments follow -- (needs --allow-run=CMD)",
+      "run CMD per connection: its stdout lines (-b: chunks) are sent, messages go to its stdin; CMD's args follow --",
   },
   "to-tcp": {
     type: "string",
     arg: "HOST:PORT",
     help:
-      "listen mode: carry each client's binary messages to its own TCP connection to HOST:PORT (websockify)",
+      "listen mode: tunnel each client to its own TCP connection to HOST:PORT",
   },
   "from-tcp": {
     type: "string",
     arg: "[HOST:]PORT",
     help:
-      "client mode: listen on a TCP port and carry each TCP connection over its own WebSocket to the URL",
+      "client mode: tunnel each TCP connection to PORT over its own WebSocket",
   },
   "broadcast": {
     type: "boolean",
     help:
-      "listen mode: send every message to all other clients (a slow client is dropped with 1008)",
+      "listen mode: relay every message to all other clients (slow ones: 1008)",
   },
   "allow-origin": {
     type: "string",
     multiple: true,
     arg: "ORIGIN",
-    help:
-      "listen mode: accept browser requests from ORIGIN (* for any); with --exec, --to-tcp or --broadcast any Origin is refused otherwise",
+    help: "listen mode: admit browser pages from ORIGIN (* any); repeatable",
   },
   "reconnect": {
     type: "string",
-    arg: "[=MAX]",
+    arg: "[MAX]",
     help:
-      "client mode: reconnect when the connection is lost or refused, at most MAX times in a row (default: no limit)",
+      "reconnect when lost or refused, at most MAX times in a row (default: no limit)",
   },
   "reconnect-delay": {
     type: "string",
     arg: "MIN[:MAX]",
     help:
-      "with --reconnect, first delay MIN seconds, doubling up to MAX, with jitter (default 1:30)",
+      "backoff: MIN seconds, doubling up to MAX, with jitter (default 1:30)",
   },
   "reconnect-on-close": {
     type: "boolean",
-    help: "with --reconnect, also reconnect when the server closes cleanly",
+    help: "reconnect after a clean close by the server too",
   },
 };
 
