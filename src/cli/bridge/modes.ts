@@ -195,7 +195,11 @@ async function runFromTcp(cfg: Config, ctx: ModeContext): Promise<number> {
     const task = serve(tcp);
     running.add(task);
     task.finally(() => running.delete(task));
+    if (cfg.once) break;
   }
+  try {
+    listener.close();
+  } catch { /* closed by SIGINT */ }
   await Promise.all(running);
   return interrupted ? ExitCode.INTERRUPTED : ExitCode.OK;
 }

@@ -9,8 +9,11 @@
 
 import { type WebSocketConnection, WebSocketError, WS } from "../../../mod.ts";
 
-/** Bytes per read and per WebSocket piece (a send this size is copied at once). */
-export const PIECE_SIZE = 64 * 1024;
+/**
+ * Bytes per read and per WebSocket piece. 256 KiB moved 100 MiB through a
+ * tunnel at ~240 MB/s here, 64 KiB at ~100 and 1 MiB at ~190 (bench/tunnel.ts).
+ */
+export const PIECE_SIZE = 256 * 1024;
 const CONTROL = WS.PING | WS.PONG | WS.CLOSE;
 
 /** Where received data goes. */

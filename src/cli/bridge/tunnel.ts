@@ -53,8 +53,8 @@ async function sendFrom(
     }
     if (n === null) return await wasReset(tcp) ? "reset" : "eof";
     try {
-      // A piece this size is copied into the send queue before send()
-      // returns, so `buf` can be read into again; awaiting it bounds the queue.
+      // Awaited: `buf` is read into again only once the frame is taken,
+      // and the send queue stays bounded (backpressure to the TCP reader).
       await conn.send(buf.subarray(0, n), WS.BINARY);
     } catch {
       return "ws-gone";
