@@ -274,7 +274,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   "once": {
     type: "boolean",
-    help: "listen mode: exit after the first connection",
+    help: "listen mode and --from-tcp: exit after the first connection",
   },
   ...BRIDGE_FLAGS,
   "help": { type: "boolean", short: "h", help: "show this help" },
@@ -424,7 +424,10 @@ export function parseCommandLine(commandLine: string[]): Config {
   exclusive("raw", "one-message");
   exclusive("raw", "compress");
   for (const flag of ["echo", "once"]) {
-    if (bool(flag) && mode !== "listen") {
+    // --from-tcp listens too: --once serves its first TCP connection.
+    const listens = mode === "listen" ||
+      (flag === "once" && str("from-tcp") !== undefined);
+    if (bool(flag) && !listens) {
       throw usage(`--${flag} needs --listen`);
     }
   }
