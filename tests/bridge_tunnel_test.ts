@@ -265,23 +265,21 @@ Deno.test("tunnel: 50 tunnelled connections at once, each echoed whole", async (
   assert.deepEqual(echo.errors, []);
 });
 
-Deno.test("tunnel endings: TCP EOF → close 1000, close frame → TCP EOF, TCP reset → close 1011", async () => {
+Deno.test("tunnel endings: TCP EOF → close 1000, close frame → TCP EOF", async () => {
   const seen: string[] = [];
   const target = tcpServer(async (conn) => {
-    const buf = new Uint8Array(64);
-    const n = await conn.read(buf);
-    const what = new TextDecoder().decode(buf.subarray(0, n ?? 0));
-    if (what === "eof please") {
+    // Every command is 12 bytes; whatever follows it stays unread.
+    const buf = new Uint8Array(12);
+    for (let off = 0; off < 12;) {
+      off += (await conn.read(buf.subarray(off))) ?? 12;
+    }
+    const what = new TextDecoder().decode(buf);
+    if (what === "eof-please!!") {
       await conn.write(new TextEncoder().encode("bye"));
       conn.closeWrite(); // FIN after the data
       await conn.read(buf);
-    } else if (what === "reset please") {
-      // Closing with unread bytes (sent meanwhile) makes Linux send RST
-      // instead of FIN.
-      await new Promise((r) => setTimeout(r, 300));
-      conn.close();
     } else {
-      // "close please": the client's close frame should reach us as EOF.
+      // "close-please": the client's close frame should reach us as EOF.
       seen.push(`read ${what}`);
       seen.push((await conn.read(buf)) === null ? "EOF" : "data");
     }
@@ -294,30 +292,96 @@ Deno.test("tunnel endings: TCP EOF → close 1000, close frame → TCP EOF, TCP 
   ]);
   try {
     const conn1 = await connect(server.url);
-    await conn1.send("eof please", WS.BINARY);
+    await conn1.send("eof-please!!", WS.BINARY);
     const bye = await within(5000, "bye", conn1.receive());
     assert.equal(new TextDecoder().decode(bye as Uint8Array), "bye");
     assert.equal(await within(5000, "close 1", conn1.receive()), null);
     assert.equal((await conn1.closed).code, 1000);
 
     const conn2 = await connect(server.url);
-    await conn2.send("close please", WS.BINARY);
+    await conn2.send("close-please", WS.BINARY);
     await new Promise((r) => setTimeout(r, 100));
     await within(5000, "close 2", conn2.close(1000));
     await within(5000, "the target", target.settled());
-    assert.deepEqual(seen, ["read close please", "EOF"]);
-
-    const conn3 = await connect(server.url);
-    await conn3.send("reset please", WS.BINARY);
-    await new Promise((r) => setTimeout(r, 100));
-    await conn3.send("bytes it will not read", WS.BINARY);
-    const end = await within(5000, "close 3", conn3.receive().catch((e) => e));
-    assert.ok(end === null || end instanceof WebSocketError, String(end));
-    const info = await conn3.closed;
-    assert.equal(info.code, 1011);
-    assert.equal(info.reason, "TCP connection reset");
+    assert.deepEqual(seen, ["read close-please", "EOF"]);
   } finally {
     await server.stop();
     await target.close();
   }
+});
+
+Deno.test("tunnel: --from-tcp --once carries one TCP connection, then exits 0", async () => {
+  const echo = await startCli(["--listen", "127.0.0.1:0", "--echo"]);
+  const client = await startCli(["--from-tcp", "0", "--once", echo.url]);
+  try {
+    const tcp = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: portOf(client.url),
+    });
+    await tcp.write(new TextEncoder().encode("abc"));
+    const buf = new Uint8Array(3);
+    for (let off = 0; off < 3;) {
+      off += (await within(5000, "echo", tcp.read(buf.subarray(off)))) ?? 3;
+    }
+    assert.equal(new TextDecoder().decode(buf), "abc");
+    tcp.close();
+    const r = await client.done();
+    assert.equal(r.code, 0, r.err);
+  } finally {
+    await client.stop();
+    await echo.stop();
+  }
+});
+
+/** A one-connection TCP server that resets the connection (SO_LINGER 0) after reading a line. */
+const RESETTER = `
+import socket, struct, sys
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+print(l.getsockname()[1], flush=True)
+c, _ = l.accept()
+c.recv(100)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+`;
+
+Deno.test({
+  name: "tunnel endings: a TCP reset → close 1011",
+  ignore: !canRun(PYTHON, "the TCP reset test"),
+  async fn() {
+    const python = new Deno.Command(PYTHON, {
+      args: ["-c", RESETTER],
+      stdout: "piped",
+      stderr: "inherit",
+      stdin: "null",
+    }).spawn();
+    const lines = python.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    try {
+      const first = await within(10_000, "resetter", lines.read());
+      const port = Number(first.value?.trim());
+      const server = await startCli([
+        "--listen",
+        "127.0.0.1:0",
+        "--to-tcp",
+        `127.0.0.1:${port}`,
+      ]);
+      try {
+        const conn = await connect(server.url);
+        await conn.send("reset me\n", WS.BINARY);
+        const end = await within(5000, "close", conn.receive().catch((e) => e));
+        assert.ok(end === null || end instanceof WebSocketError, String(end));
+        const info = await conn.closed;
+        assert.equal(info.code, 1011, server.stderr);
+        assert.equal(info.reason, "TCP connection reset");
+        await server.waitFor(/TCP connection reset, closing with 1011/);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await python.status;
+      await lines.cancel();
+    }
+  },
 });
