@@ -128,26 +128,23 @@ async function runOnce(kind: string, sink: Sink): Promise<[number, number[]]> {
   }
   const wsPort = freePort();
   const tcpPort = freePort();
-  const deno = denoCommand();
-  const server = startRelay("wsnc --to-tcp", [
-    deno,
-    "run",
-    "--allow-net=127.0.0.1",
-    CLI,
-    "--quiet",
-    "--once",
+  const wsnc = (name: string, args: string[]) =>
+    startRelay(name, [
+      denoCommand(),
+      "run",
+      "--allow-net=127.0.0.1",
+      CLI,
+      "--quiet",
+      "--once",
+      ...args,
+    ]);
+  const server = wsnc("wsnc --to-tcp", [
     "--listen",
     `127.0.0.1:${wsPort}`,
     "--to-tcp",
     `127.0.0.1:${sink.port}`,
   ]);
-  const client = startRelay("wsnc --from-tcp", [
-    deno,
-    "run",
-    "--allow-net=127.0.0.1",
-    CLI,
-    "--quiet",
-    "--once",
+  const client = wsnc("wsnc --from-tcp", [
     "--from-tcp",
     `127.0.0.1:${tcpPort}`,
     `ws://127.0.0.1:${wsPort}/`,

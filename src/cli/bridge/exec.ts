@@ -34,14 +34,17 @@ export function checkExecPermission(cfg: Config): void {
   const command = cfg.bridge.exec?.command;
   if (command === undefined) return;
   const state = Deno.permissions.querySync({ name: "run", command }).state;
-  if (state !== "granted") {
-    throw new CliError(
-      ExitCode.ERROR,
-      `--exec ${
-        shown(cfg)
-      } is not allowed: run deno with --allow-run=${command}`,
-    );
-  }
+  if (state !== "granted") throw notAllowed(cfg);
+}
+
+/** The one-line error for a command `--allow-run` does not cover. */
+function notAllowed(cfg: Config): CliError {
+  return new CliError(
+    ExitCode.ERROR,
+    `--exec ${shown(cfg)} is not allowed: run deno with --allow-run=${
+      cfg.bridge.exec!.command
+    }`,
+  );
 }
 
 function spawn(cfg: Config): Deno.ChildProcess {
@@ -54,17 +57,7 @@ function spawn(cfg: Config): Deno.ChildProcess {
       stderr: "inherit",
     }).spawn();
   } catch (e) {
-    if (
-      e instanceof Deno.errors.NotCapable ||
-      e instanceof Deno.errors.PermissionDenied
-    ) {
-      throw new CliError(
-        ExitCode.ERROR,
-        `--exec ${
-          shown(cfg)
-        } is not allowed: run deno with --allow-run=${command}`,
-      );
-    }
+    if (e instanceof Deno.errors.NotCapable) throw notAllowed(cfg);
     throw new CliError(
       ExitCode.ERROR,
       `--exec ${shown(cfg)} failed to start: ${(e as Error).message}`,
