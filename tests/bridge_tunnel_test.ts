@@ -162,7 +162,7 @@ Deno.test({
   },
 });
 
-Deno.test("tunnel: 100 MiB into a slow TCP reader arrive whole; both tool processes stay under 200 MiB peak RSS", async () => {
+Deno.test("tunnel: 100 MiB into a slow TCP reader arrive whole; both tool processes stay under 120 MiB peak RSS", async () => {
   const total = 100 * MiB;
   let received = 0;
   const sink = createHash("sha256");
@@ -215,7 +215,7 @@ Deno.test("tunnel: 100 MiB into a slow TCP reader arrive whole; both tool proces
   ) {
     assert.ok(r.peakRssKiB !== undefined, `${name}: no peak RSS: ${r.err}`);
     console.log(`${name} peak RSS ${(r.peakRssKiB / 1024).toFixed(0)} MiB`);
-    assert.ok(r.peakRssKiB < 200 * 1024, `${name}: ${r.peakRssKiB} KiB`);
+    assert.ok(r.peakRssKiB < 120 * 1024, `${name}: ${r.peakRssKiB} KiB`);
   }
 });
 
