@@ -35,6 +35,16 @@ export interface AcceptOptions extends ConnectionOptions {
   headers?: HeadersInit;
   /** Time limit in ms for the client to send its request (default 10000). */
   handshakeTimeout?: number;
+  /**
+   * Browser origins allowed to connect, like `ws`'s `verifyClient`: a list
+   * (`"*"` accepts any) or a predicate. A request with an `Origin` header
+   * that is not allowed gets 403 before `onRequest` runs; a request without
+   * one (not from a browser) is accepted. Unset: every origin is accepted.
+   * A server on 127.0.0.1 is reachable from every page a browser opens, so
+   * set this when the server does more than echo (cross-site WebSocket
+   * hijacking).
+   */
+  origins?: string[] | ((origin: string) => boolean);
   /** Inspect the request; throw a `WebSocketError` with `status` to refuse it. */
   onRequest?(request: RequestHead): void | Promise<void>;
 }
@@ -46,6 +56,7 @@ const REASONS: Record<number, string> = {
   405: "Method Not Allowed",
   426: "Upgrade Required",
   431: "Request Header Fields Too Large",
+  502: "Bad Gateway",
 };
 
 /** After a 431, how long and how much of the rest of the request we read and drop. */
@@ -82,6 +93,27 @@ async function refuseOversizedHead(conn: Deno.Conn): Promise<void> {
     /* the client went away, or the drain timer closed it */
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Throws 403 when `origins` does not allow the request's Origin header. */
+function checkOrigin(
+  head: RequestHead,
+  origins: AcceptOptions["origins"],
+): void {
+  const origin = head.headers.get("origin");
+  if (origins === undefined || origin === null) return;
+  const allowed = typeof origins === "function"
+    ? origins(origin)
+    : origins.some((o) =>
+      o === "*" || o.toLowerCase() === origin.toLowerCase()
+    );
+  if (!allowed) {
+    throw new WebSocketError(
+      "BAD_HANDSHAKE",
+      `origin ${JSON.stringify(origin)} is not allowed`,
+      { status: 403 },
+    );
   }
 }
 
@@ -138,6 +170,7 @@ export async function acceptWebSocket(
     let upgrade;
     try {
       upgrade = validateRequest(head);
+      checkOrigin(head, options.origins);
       await options.onRequest?.(head);
     } catch (e) {
       const status = e instanceof WebSocketError && e.status ? e.status : 400;

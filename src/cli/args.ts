@@ -8,6 +8,12 @@
 import { parseArgs } from "node:util";
 import { isValidCloseCode } from "../../mod.ts";
 import { CliError, ExitCode } from "./exit.ts";
+import {
+  BRIDGE_FLAGS,
+  type BridgeConfig,
+  parseBridgeFlags,
+  splitBridgeArgs,
+} from "./bridge/flags.ts";
 
 /** Everything the command line asked for, validated; times are in ms. */
 export interface Config {
@@ -65,6 +71,8 @@ export interface Config {
   once: boolean;
   help: boolean;
   version: boolean;
+  /** --exec, --to-tcp, --from-tcp, --broadcast, --reconnect, --allow-origin. */
+  bridge: BridgeConfig;
 }
 
 /** What a flag takes, for the parser and for `--help`. */
@@ -302,8 +310,9 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   "once": {
     type: "boolean",
-    help: "listen mode: exit after the first connection",
+    help: "listen mode and --from-tcp: exit after the first connection",
   },
+  ...BRIDGE_FLAGS,
   "help": { type: "boolean", short: "h", help: "show this help" },
   "version": { type: "boolean", short: "V", help: "show the version" },
 };
@@ -396,7 +405,8 @@ export function normalizeUrl(value: string): string {
  * too, but only when the close is sent; checking here fails before connecting.
  */
 /** Parses the command line; throws a usage {@linkcode CliError} when it is wrong. */
-export function parseCommandLine(args: string[]): Config {
+export function parseCommandLine(commandLine: string[]): Config {
+  const { args, execArgs } = splitBridgeArgs(commandLine);
   const options: Record<
     string,
     { type: "string" | "boolean"; short?: string; multiple?: boolean }
@@ -450,7 +460,10 @@ export function parseCommandLine(args: string[]): Config {
   exclusive("raw", "one-message");
   exclusive("raw", "compress");
   for (const flag of ["echo", "once"]) {
-    if (bool(flag) && mode !== "listen") {
+    // --from-tcp listens too: --once serves its first TCP connection.
+    const listens = mode === "listen" ||
+      (flag === "once" && str("from-tcp") !== undefined);
+    if (bool(flag) && !listens) {
       throw usage(`--${flag} needs --listen`);
     }
   }
@@ -545,5 +558,6 @@ export function parseCommandLine(args: string[]): Config {
     once: bool("once"),
     help,
     version,
+    bridge: parseBridgeFlags({ str, bool, list }, mode, execArgs),
   };
 }

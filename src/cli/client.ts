@@ -14,7 +14,7 @@ import type { Config } from "./args.ts";
 import { CliError, ExitCode, reportError } from "./exit.ts";
 import type { InputSource } from "./input.ts";
 import type { Output } from "./output.ts";
-import { Session, sessionExitCode } from "./session.ts";
+import { Session, sessionExitCode, type SessionOutcome } from "./session.ts";
 
 /** What the CLI's entry point hands to a mode. */
 export interface ModeContext {
@@ -24,6 +24,8 @@ export interface ModeContext {
   output: Output;
   /** Set by the mode: what the first SIGINT does. */
   onInterrupt: (() => void) | null;
+  /** Set by client mode: how the last session ended (for --reconnect). */
+  outcome?: SessionOutcome;
 }
 
 /** Reads the PEM file of `--flag`; a missing file is a usage error. */
@@ -186,6 +188,7 @@ export async function runClient(
     }
     session = new Session(conn, cfg, ctx.input, out, controller);
     const outcome = await session.run();
+    ctx.outcome = outcome;
     return sessionExitCode(outcome, out, "server");
   } catch (e) {
     const report = reportError(e);
