@@ -309,7 +309,7 @@ export class WebSocketConnection {
       role: init.role,
       autoPong: o.autoPong ?? true,
       maxFrameSize: o.maxFrameSize,
-      deflate: this.#raw ? null : init.deflate,
+      extension: this.#raw ? null : init.deflate,
     });
     this.#deflate = init.deflate ?? null;
     this.#leftover = init.leftover.length > 0 ? init.leftover.slice() : null;
@@ -622,7 +622,7 @@ export class WebSocketConnection {
         // copy: the read buffer is reused).
         this.#leftover = data.length > max ? data.slice(max) : null;
         const piece = data.length > max ? data.subarray(0, max) : data;
-        return { data: piece, meta: rawMeta(piece.length), rsv: 0 };
+        return { data: piece, meta: rawMeta(piece.length) };
       }
       let piece: Piece | null;
       try {

@@ -17,7 +17,7 @@ import {
 import { mask, maskInto, MaskKeySource } from "./mask.ts";
 import { Utf8Validator } from "./utf8.ts";
 import { CloseCode, encodeClosePayload, parseClosePayload } from "./close.ts";
-import type { PerMessageDeflate } from "./deflate.ts";
+import type { Extension } from "./extension.ts";
 import { concat } from "./bytes.ts";
 
 /** Which end of the connection this is: clients mask, servers do not. */
@@ -31,35 +31,37 @@ export interface ProtocolOptions {
   autoPong?: boolean;
   /** Largest frame payload accepted from the peer (default 2^53-1). */
   maxFrameSize?: number;
-  /** RSV bits the peer may set on the first frame of a data message. */
+  /**
+   * RSV bits the peer may set on the first frame of a data message besides
+   * the extension's; such payloads pass through as they are.
+   */
   allowedRsv?: number;
   /**
-   * Negotiated permessage-deflate state. Received compressed messages are
-   * inflated (RSV1 becomes allowed on first frames) and
-   * {@linkcode Protocol.compress} compresses outgoing ones.
+   * The negotiated extension (permessage-deflate), if any. Messages whose
+   * first frame carries its RSV bits are decoded through it, and
+   * {@linkcode Protocol.compress} encodes outgoing ones with it.
    */
-  deflate?: PerMessageDeflate | null;
+  extension?: Extension | null;
 }
 
 /** One received piece of a frame: a view of the input, and its metadata. */
 export interface Piece {
-  /** Payload bytes (a view of the fed buffer: valid until the next feed). */
+  /**
+   * Payload bytes: a view of the fed buffer (valid until the next feed) or
+   * of the extension's output (valid until the next read).
+   */
   data: Uint8Array;
   /** Metadata in libcurl's terms. */
   meta: FrameMeta;
-  /** RSV bits of the frame's message (e.g. 4 = RSV1 = compressed). */
-  rsv: number;
 }
 
-/** Where the close handshake stands. */
-export const ProtocolState = {
-  /** Data may flow both ways. */
-  OPEN: 0,
-  /** One side has sent a close frame. */
-  CLOSING: 1,
-  /** Both close frames exchanged, or the connection failed. */
-  CLOSED: 2,
-} as const;
+/**
+ * Where the close handshake stands: `"open"` while data flows both ways,
+ * `"closing"` once we have sent our close frame and wait for the peer's,
+ * `"closed"` when both close frames are exchanged (the peer's received and
+ * ours queued) or the connection failed. Only the protocol changes it.
+ */
+export type ProtocolState = "open" | "closing" | "closed";
 
 const CONTROL_MAX = 125;
 const EMPTY = new Uint8Array(0);
@@ -84,37 +86,33 @@ const EMPTY = new Uint8Array(0);
 export class Protocol {
   /** Our role. */
   readonly role: Role;
-  /** State of the close handshake. */
-  state: number = ProtocolState.OPEN;
   /** The peer's close frame, once received. */
   peerClose: { code: number; reason: string } | null = null;
   /** True once we have produced our close frame. */
   closeSent = false;
 
+  #state: ProtocolState = "open";
   #autoPong: boolean;
   #maxFrameSize: number;
   #allowedRsv: number;
-  #deflate: PerMessageDeflate | null;
+  #extension: Extension | null;
   #decoder = new FrameDecoder();
   #keys = new MaskKeySource();
 
   // Receive state.
   /** Type flag (WS.TEXT / WS.BINARY) of the message being received, or 0. */
   #rxMessage = 0;
-  #rxRsv = 0;
   /** Flags of the frame being received (for data frames). */
   #rxFlags = 0;
   #rxIsControl = false;
   #rxUtf8 = new Utf8Validator();
   #controlBuf = new Uint8Array(CONTROL_MAX);
   #controlLen = 0;
-  /** The message being received is compressed (RSV1 on its first frame). */
-  #rxCompressed = false;
-  /** Inflated chunks waiting to be handed out, and the position in the first. */
-  #inflated: Uint8Array[] = [];
-  #inflatedPos = 0;
-  /** The last chunk in #inflated ends the message. */
-  #inflatedEnds = false;
+  /**
+   * The message being received goes through the extension (its RSV bits on
+   * the first frame) and it may still have bytes to hand out.
+   */
+  #rxDecoding = false;
   /** A received control frame being handed out in pieces. */
   #controlOut: Uint8Array | null = null;
   #controlOutPos = 0;
@@ -127,7 +125,8 @@ export class Protocol {
   #txFrameLeft = 0;
   #txFrameKey: Uint8Array = new Uint8Array(4);
   #txFramePhase = 0;
-  #txCompressed = false;
+  /** The message being sent in fragments goes through the extension. */
+  #txEncoding = false;
   /** Control frames waiting for a frame boundary. */
   #pendingPong: Uint8Array | null = null;
   #pendingControl: Uint8Array[] = [];
@@ -137,8 +136,14 @@ export class Protocol {
     this.role = options.role;
     this.#autoPong = options.autoPong ?? true;
     this.#maxFrameSize = options.maxFrameSize ?? Number.MAX_SAFE_INTEGER;
-    this.#deflate = options.deflate ?? null;
-    this.#allowedRsv = (options.allowedRsv ?? 0) | (this.#deflate ? 4 : 0);
+    this.#extension = options.extension ?? null;
+    this.#allowedRsv = (options.allowedRsv ?? 0) |
+      (this.#extension?.rsv ?? 0);
+  }
+
+  /** Where the close handshake stands; see {@linkcode ProtocolState}. */
+  get state(): ProtocolState {
+    return this.#state;
   }
 
   // ---------------------------------------------------------------- receive
@@ -167,8 +172,11 @@ export class Protocol {
    */
   read(max: number): Piece | null {
     if (this.#controlOut) return this.#nextControlPiece(max);
-    if (this.#inflated.length > 0) return this.#nextInflatedPiece(max);
-    if (this.peerClose !== null || this.state === ProtocolState.CLOSED) {
+    if (this.#rxDecoding) {
+      const piece = this.#decodedPiece(max);
+      if (piece !== null) return piece;
+    }
+    if (this.peerClose !== null || this.#state === "closed") {
       // RFC 6455 §5.5.1: nothing after a close frame is processed.
       this.#decoder.feed(EMPTY);
       return null;
@@ -195,8 +203,9 @@ export class Protocol {
           if (this.#rxIsControl) {
             return this.#onControlComplete(EMPTY, max);
           }
-          if (this.#rxCompressed) {
-            if (this.#inflate(EMPTY, 0)) return this.#nextInflatedPiece(max);
+          if (this.#rxDecoding) {
+            const piece = this.#decode(EMPTY, 0, max);
+            if (piece !== null) return piece;
             continue;
           }
           return this.#dataPiece(EMPTY, 0, 0);
@@ -216,10 +225,9 @@ export class Protocol {
         }
         continue;
       }
-      if (this.#rxCompressed) {
-        if (this.#inflate(data, dec.remaining)) {
-          return this.#nextInflatedPiece(max);
-        }
+      if (this.#rxDecoding) {
+        const piece = this.#decode(data, dec.remaining, max);
+        if (piece !== null) return piece;
         continue;
       }
       return this.#dataPiece(data, dec.pieceOffset, dec.remaining);
@@ -227,84 +235,72 @@ export class Protocol {
   }
 
   /**
-   * Inflates one piece of a compressed message and validates inflated text.
-   * Returns true when there is output to hand out.
+   * Gives one payload piece of an extension-encoded message to the
+   * extension; returns the first decoded piece, or null when it needs more.
    */
-  #inflate(data: Uint8Array, bytesleft: number): boolean {
+  #decode(data: Uint8Array, bytesleft: number, max: number): Piece | null {
     const last = (this.#rxFlags & WS.CONT) === 0 && bytesleft === 0;
-    let chunks: Uint8Array[];
     try {
-      chunks = this.#deflate!.inflate(data, last);
+      this.#extension!.decode(data, last);
     } catch (e) {
-      if (e instanceof WebSocketError) {
-        throw this.#fail(
-          e.code,
-          e.closeCode ?? CloseCode.INVALID_PAYLOAD,
-          e.message,
-        );
-      }
-      throw e;
+      throw this.#extensionFailed(e);
     }
-    if (this.#rxMessage === WS.TEXT) {
-      for (const chunk of chunks) {
-        if (this.#rxUtf8.push(chunk) !== -1) {
-          throw this.#fail(
-            "INVALID_PAYLOAD",
-            CloseCode.INVALID_PAYLOAD,
-            "invalid UTF-8 in a compressed text message",
-          );
-        }
-      }
-      if (last && !this.#rxUtf8.complete) {
-        throw this.#fail(
-          "INVALID_PAYLOAD",
-          CloseCode.INVALID_PAYLOAD,
-          "compressed text message ends inside a UTF-8 sequence",
-        );
-      }
-    }
-    for (const chunk of chunks) {
-      if (chunk.length > 0) this.#inflated.push(chunk);
-    }
-    if (last) {
-      // The message's end is a piece of its own when nothing is left to carry it.
-      if (this.#inflated.length === 0) this.#inflated.push(EMPTY);
-      this.#inflatedEnds = true;
-      this.#rxCompressed = false;
-    }
-    return this.#inflated.length > 0;
+    return this.#decodedPiece(max);
   }
 
   /**
-   * Hands out inflated bytes. Each inflated chunk is presented like a frame
-   * of its own: `offset`/`bytesleft` count within the chunk, the message's
-   * type flag is on every piece and CONT on all but the message's last, so
+   * The extension's next decoded bytes as a piece, its text validated, or
+   * null when it needs more input. Each decoded piece is presented like a
+   * frame of its own (`offset` 0, `bytesleft` 0), with the message's type
+   * flag on every piece and CONT on all but the message's last, so
    * "bytesleft 0 and no CONT" still marks the end of a message.
    */
-  #nextInflatedPiece(max: number): Piece {
-    const chunk = this.#inflated[0];
-    const pos = this.#inflatedPos;
-    const n = Math.min(max, chunk.length - pos);
-    const data = chunk.subarray(pos, pos + n);
-    const bytesleft = chunk.length - pos - n;
-    let flags = this.#rxMessage | WS.CONT;
-    if (bytesleft === 0) {
-      this.#inflated.shift();
-      this.#inflatedPos = 0;
-      if (this.#inflated.length === 0 && this.#inflatedEnds) {
-        flags = this.#rxMessage;
-        this.#inflatedEnds = false;
-        this.#rxMessage = 0;
-        this.#rxRsv = 0;
+  #decodedPiece(max: number): Piece | null {
+    const ext = this.#extension!;
+    let data: Uint8Array | null;
+    try {
+      data = ext.pull(max);
+    } catch (e) {
+      throw this.#extensionFailed(e);
+    }
+    if (data === null) return null;
+    const end = ext.messageEnded;
+    if (this.#rxMessage === WS.TEXT) {
+      if (this.#rxUtf8.push(data) !== -1) {
+        throw this.#fail(
+          "INVALID_PAYLOAD",
+          CloseCode.INVALID_PAYLOAD,
+          `invalid UTF-8 in a ${ext.name} text message`,
+        );
       }
-    } else {
-      this.#inflatedPos = pos + n;
+      if (end && !this.#rxUtf8.complete) {
+        throw this.#fail(
+          "INVALID_PAYLOAD",
+          CloseCode.INVALID_PAYLOAD,
+          `${ext.name} text message ends inside a UTF-8 sequence`,
+        );
+      }
+    }
+    let flags = this.#rxMessage | WS.CONT;
+    if (end) {
+      flags = this.#rxMessage;
+      this.#rxDecoding = false;
+      this.#rxMessage = 0;
     }
     return {
       data,
-      meta: { age: 0, flags, offset: pos, bytesleft, len: n },
-      rsv: 4,
+      meta: { age: 0, flags, offset: 0, bytesleft: 0, len: data.length },
     };
+  }
+
+  /** Fails the connection for an extension's error (1007 unless it says). */
+  #extensionFailed(e: unknown): unknown {
+    if (!(e instanceof WebSocketError)) return e;
+    return this.#fail(
+      e.code,
+      e.closeCode ?? CloseCode.INVALID_PAYLOAD,
+      e.message,
+    );
   }
 
   #onHeader(): void {
@@ -382,8 +378,8 @@ export class Protocol {
         );
       }
       this.#rxMessage = op === Opcode.TEXT ? WS.TEXT : WS.BINARY;
-      this.#rxRsv = h.rsv;
-      this.#rxCompressed = (h.rsv & 4) !== 0 && this.#deflate !== null;
+      const ext = this.#extension;
+      this.#rxDecoding = ext !== null && (h.rsv & ext.rsv) !== 0;
       if (this.#rxMessage === WS.TEXT) this.#rxUtf8.reset();
     }
     if (h.length > this.#maxFrameSize) {
@@ -398,8 +394,7 @@ export class Protocol {
 
   #dataPiece(data: Uint8Array, offset: number, bytesleft: number): Piece {
     const fin = (this.#rxFlags & WS.CONT) === 0;
-    // Compressed text is validated after inflating, by the layer that inflates.
-    if (this.#rxMessage === WS.TEXT && (this.#rxRsv & 4) === 0) {
+    if (this.#rxMessage === WS.TEXT) {
       const bad = this.#rxUtf8.push(data);
       if (bad !== -1) {
         throw this.#fail(
@@ -425,12 +420,8 @@ export class Protocol {
         bytesleft,
         len: data.length,
       },
-      rsv: this.#rxRsv,
     };
-    if (fin && bytesleft === 0) {
-      this.#rxMessage = 0;
-      this.#rxRsv = 0;
-    }
+    if (fin && bytesleft === 0) this.#rxMessage = 0;
     return piece;
   }
 
@@ -469,7 +460,7 @@ export class Protocol {
           : encodeClosePayload(parsed.code);
         this.#queueClose(echo);
       }
-      this.state = ProtocolState.CLOSED;
+      this.#state = "closed";
     }
     this.#controlOut = payload;
     this.#controlOutPos = 0;
@@ -494,7 +485,6 @@ export class Protocol {
         bytesleft,
         len: n,
       },
-      rsv: 0,
     };
   }
 
@@ -510,14 +500,14 @@ export class Protocol {
     if (!this.closeSent) {
       this.#queueClose(encodeClosePayload(closeCode));
     }
-    this.state = ProtocolState.CLOSED;
+    this.#state = "closed";
     this.#decoder.feed(EMPTY);
     return new WebSocketError(code, message, { closeCode });
   }
 
   /**
    * Fails the connection from outside the decoder (e.g. a message over the
-   * size limit, or invalid inflated text). Returns the error to throw.
+   * size limit). Returns the error to throw.
    */
   fail(
     code: WebSocketErrorCode,
@@ -658,46 +648,40 @@ export class Protocol {
     return frame;
   }
 
-  /** True while a compressed message is being sent in fragments. */
+  /** True while an extension-encoded message is being sent in fragments. */
   get compressingMessage(): boolean {
-    return this.#txCompressed;
+    return this.#txEncoding;
   }
 
   /**
-   * Compresses the payload of one data frame when permessage-deflate is on:
-   * a whole message of at least `threshold` bytes, or every fragment of a
-   * fragmented message whose first fragment was that large. Returns the
-   * payload to send and the RSV bits for its frame (RSV1 on the first frame
-   * of a compressed message only).
+   * Runs the payload of one data frame through the extension: a message's
+   * first frame decides whether the message is encoded (permessage-deflate:
+   * at least `threshold` bytes), and then every fragment of it is. Returns
+   * the payload to send and the RSV bits for its frame (the extension's on
+   * the first frame of an encoded message only). Control frames, partial
+   * frames and connections without an extension pass through.
    */
   compress(
     data: Uint8Array,
     flags: number,
   ): { payload: Uint8Array; rsv: number } {
-    const pmd = this.#deflate;
-    // Reject bad flags before the compressor's state moves on.
-    if (pmd !== null && !(flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET))) {
-      this.#checkDataFlags(flags);
+    const ext = this.#extension;
+    if (ext === null || flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET)) {
+      return { payload: data, rsv: 0 };
     }
+    // Reject bad flags before the extension's state moves on.
+    this.#checkDataFlags(flags);
     const fin = (flags & WS.CONT) === 0;
-    if (pmd === null || flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET)) {
-      return { payload: data, rsv: 0 };
-    }
     if (this.#txMessage !== 0) {
-      // A continuation: compressed exactly when its message is.
-      if (!this.#txCompressed) return { payload: data, rsv: 0 };
-      if (fin) this.#txCompressed = false;
-      return { payload: pmd.deflateChunk(data, fin), rsv: 0 };
+      // A continuation: encoded exactly when its message is.
+      if (!this.#txEncoding) return { payload: data, rsv: 0 };
+      if (fin) this.#txEncoding = false;
+      return { payload: ext.encode(data, false, fin)!, rsv: 0 };
     }
-    if (!pmd.canCompress || data.length < pmd.threshold) {
-      return { payload: data, rsv: 0 };
-    }
-    if (fin) {
-      const packed = pmd.deflate(data);
-      return packed ? { payload: packed, rsv: 4 } : { payload: data, rsv: 0 };
-    }
-    this.#txCompressed = true;
-    return { payload: pmd.deflateChunk(data, false), rsv: 4 };
+    const payload = ext.encode(data, true, fin);
+    if (payload === null) return { payload: data, rsv: 0 };
+    this.#txEncoding = !fin;
+    return { payload, rsv: ext.rsv };
   }
 
   /** Throws for a data frame `flags` that cannot be sent now. */
@@ -758,7 +742,7 @@ export class Protocol {
   #markCloseSent(): void {
     this.closeSent = true;
     this.#pendingPong = null; // no pong after a close (RFC 6455 §5.5.1)
-    if (this.state === ProtocolState.OPEN) this.state = ProtocolState.CLOSING;
+    if (this.#state === "open") this.#state = "closing";
   }
 
   #queueClose(payload: Uint8Array): void {
