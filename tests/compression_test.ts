@@ -175,16 +175,23 @@ function inflateMessages(payloads: Uint8Array[], windowBits = 15): Uint8Array {
 /**
  * Compresses messages with one shared context (context takeover), each
  * sync-flushed and stripped of the tail: later messages may refer back to
- * earlier ones.
+ * earlier ones. `levels[i]` sets message i's compression level (0: stored
+ * blocks, which refer to nothing).
  */
 async function compressWithTakeover(
   messages: Uint8Array[],
+  levels: number[] = [],
 ): Promise<Uint8Array[]> {
   const deflater = createDeflateRaw();
   const chunks: Uint8Array[] = [];
   deflater.on("data", (c: Uint8Array) => chunks.push(c));
   const out: Uint8Array[] = [];
-  for (const m of messages) {
+  for (const [i, m] of messages.entries()) {
+    const level = levels[i] ?? constants.Z_DEFAULT_COMPRESSION;
+    await new Promise<void>((resolve) =>
+      deflater.params(level, constants.Z_DEFAULT_STRATEGY, () => resolve())
+    );
+    chunks.splice(0); // params() flushes nothing here: each message ended synced
     deflater.write(m);
     await new Promise<void>((resolve) =>
       deflater.flush(constants.Z_SYNC_FLUSH, () => resolve())
@@ -1999,20 +2006,31 @@ Deno.test("compression: with context takeover, later messages refer back across 
   // (as zlib can with deflateSetDictionary): sync-flushed messages of one
   // stream, each closed with the empty final block Z_FINISH emits. Empty
   // final-block messages in between change no window, so the stream stays
-  // consistent; each later message only inflates if our window was given
-  // back after the previous BFINAL.
-  const m = [0, 1, 2, 3].map((i) => te.encode(text(20_000, 110 + i % 2)));
-  const packed = await compressWithTakeover(m);
+  // consistent; a later message only inflates if our window was given back
+  // after the BFINAL. Small whole messages are tried without that first
+  // (m[1]: refers back, so tried again; m[2]: stored, no reference, so the
+  // window stays owed), larger ones (m[3]) take the long way.
+  const m = [
+    te.encode(text(8000, 110)),
+    te.encode(text(8000, 110)),
+    te.encode("stored bytes refer to nothing ".repeat(10)),
+    concat([te.encode(text(8000, 110)), noise(20_000)]),
+  ];
+  const packed = await compressWithTakeover(m, [6, 6, 0, 6]);
+  assert.ok(packed[1].length < 4096 && packed[2].length < 4096);
+  assert.ok(packed[3].length > 4096, `${packed[3].length}`);
+  for (const i of [1, 3]) {
+    assert.throws(() => inflateMessages([packed[i]]), /distance/);
+  }
   const ending = Uint8Array.of(...TAIL, 0x03, 0x00);
-  assert.throws(() => inflateMessages([packed[1]]), /distance/);
   const frames: FrameSpec[] = [
     { opcode: OP.TEXT, rsv: 4, payload: concat([packed[0], ending]) },
     { opcode: OP.TEXT, rsv: 4, payload: Uint8Array.of(0x03, 0x00) },
     { opcode: OP.TEXT, rsv: 4, payload: concat([packed[1], ending]) },
     { opcode: OP.TEXT, rsv: 4, fin: false, payload: Uint8Array.of(0x03) },
     { opcode: OP.CONT, payload: Uint8Array.of(0x00, 0x00) },
-    { opcode: OP.TEXT, rsv: 4, payload: concat([packed[2], ending]) },
-    { opcode: OP.TEXT, rsv: 4, payload: packed[3] },
+    { opcode: OP.TEXT, rsv: 4, payload: packed[2] },
+    { opcode: OP.BINARY, rsv: 4, payload: packed[3] },
   ];
   const expected = [m[0], "", m[1], "", m[2], m[3]];
   await withAnswer("permessage-deflate", async (peer) => {
@@ -2023,10 +2041,13 @@ Deno.test("compression: with context takeover, later messages refer back across 
     const conn = await connect(url, { compression: true });
     for (const [i, e] of expected.entries()) {
       const got = await conn.receive();
-      assert.ok(
-        got === (typeof e === "string" ? e : td.decode(e)),
-        `message ${i}`,
-      );
+      if (i === 5) assertBytes(got, e as Uint8Array, "message 5");
+      else {
+        assert.ok(
+          got === (typeof e === "string" ? e : td.decode(e)),
+          `message ${i}`,
+        );
+      }
     }
     await conn.close();
   });

@@ -23,6 +23,13 @@ const INFLATE_WINDOW_BITS = 15;
 const MIN_STEP = 16 * 1024;
 /** The most bytes one step inflates. */
 export const MAX_STEP = 256 * 1024;
+/**
+ * A message that arrives whole in one piece of at most this many bytes is
+ * copied with the tail appended, so zlib takes it in one call; it is also
+ * first inflated without a window owed after a BFINAL block (see
+ * {@linkcode Inflater}).
+ */
+const WHOLE_MAX = 4 * 1024;
 
 /** What an {@linkcode Inflater} needs from the agreed parameters. */
 export interface InflaterOptions {
@@ -43,9 +50,16 @@ export interface InflaterOptions {
  * §7.2.3.4). zlib then accepts no more input; resetting it also clears its
  * window, which with context takeover the next message may still refer to.
  * So the last window's bytes are recorded as they are inflated, and given
- * back to the fresh context (as a stored block) when the next compressed
- * message starts: `node:zlib` in Deno cannot set a raw inflater's
- * dictionary.
+ * back to a fresh context (as a stored block: `node:zlib` in Deno cannot set
+ * a raw inflater's dictionary) before the next compressed message needs it.
+ *
+ * That restore copies up to 32 KiB, while most senders that end messages
+ * with BFINAL start each one afresh and never refer back. So a small message
+ * that arrives whole is first inflated without it: a reference into the
+ * missing window is an error for zlib ("distance too far back") before any
+ * byte is handed out, and then the context is restored and the message
+ * inflated again. The window stays owed until a message has to be inflated
+ * the long way.
  */
 export class Inflater {
   readonly #options: InflaterOptions;
@@ -59,7 +73,7 @@ export class Inflater {
   #inputPos = 0;
   /** The input pushed last ends the message. */
   #last = false;
-  /** Nothing more goes to zlib for this message (tail fed, or not needed). */
+  /** Nothing is left to add to `#input` (the tail is in, or not needed). */
   #inputDone = false;
   /** Compressed bytes of the message so far. */
   #compressed = 0;
@@ -71,6 +85,9 @@ export class Inflater {
   #streamEnded = false;
   /** zlib saw this message's bytes (a message may bypass it). */
   #touched = false;
+  /** `#input` is the whole message with its tail, in `#joined`. */
+  #whole = false;
+  #joined: Uint8Array | null = null;
 
   /** Inflated bytes not yet handed out: `#out[#outPos..#outEnd]`. */
   #out: Uint8Array | null = null;
@@ -96,7 +113,8 @@ export class Inflater {
    * Takes the next compressed piece of a message (pieces of any size,
    * across fragments and partial frames; the final one, `last`, may be
    * empty). The piece is read, not copied, until pull() returns null or the
-   * message ends.
+   * message ends; only a small message that comes whole is copied, to join
+   * it with its tail.
    */
   push(piece: Uint8Array, last: boolean): void {
     if (this.#failed) throw this.#failed;
@@ -111,8 +129,21 @@ export class Inflater {
     }
     this.#last = last;
     if (this.#streamEnded) return; // what follows a BFINAL block is ignored
-    this.#input = piece;
     this.#inputPos = 0;
+    if (
+      last && this.#compressed === 0 && piece.length > 0 &&
+      piece.length <= WHOLE_MAX
+    ) {
+      const joined = this.#joined ??= new Uint8Array(WHOLE_MAX + TAIL.length);
+      joined.set(piece);
+      joined.set(TAIL, piece.length);
+      this.#input = joined.subarray(0, piece.length + TAIL.length);
+      this.#compressed = piece.length;
+      this.#inputDone = true; // the tail is in
+      this.#whole = true;
+      return;
+    }
+    this.#input = piece;
     this.#compressed += piece.length;
   }
 
@@ -166,11 +197,13 @@ export class Inflater {
     this.#moreOutput = false;
     this.#streamEnded = false;
     this.#touched = false;
+    this.#whole = false;
   }
 
   /** zlib holds nothing more of the message and will get nothing more. */
   #allInflated(): boolean {
-    return this.#last && this.#inputDone && !this.#moreOutput;
+    return this.#last && this.#inputDone && !this.#moreOutput &&
+      this.#inputPos === this.#input.length;
   }
 
   #endMessage(): void {
@@ -202,6 +235,7 @@ export class Inflater {
     }
     this.#outPos = 0;
     this.#outEnd = 0;
+    if (this.#restorePending && this.#speculate(z, out)) return;
     const limit = this.#options.maxMessageSize;
     while (this.#outEnd < out.length) {
       let len = this.#input.length - this.#inputPos;
@@ -270,11 +304,46 @@ export class Inflater {
   }
 
   /**
-   * Gives a context reset after a BFINAL block the window it had, by
-   * inflating the recorded bytes as a stored block into `sink`.
+   * Inflates a whole small message on a context that lacks the window, into
+   * `out`. Returns false, with the context reset, when the message is not
+   * whole and small, refers back into the window, is corrupt or does not
+   * fit: the caller then restores the window and inflates it the long way.
+   */
+  #speculate(z: ZlibContext, out: Uint8Array): boolean {
+    if (!this.#whole) return false;
+    const input = this.#input;
+    const left = this.#options.maxMessageSize + 1;
+    const room = left < out.length ? left : out.length;
+    this.#touched = true;
+    const [produced, consumed] = z.write(
+      Z_SYNC_FLUSH,
+      input,
+      0,
+      input.length,
+      out,
+      0,
+      room,
+    );
+    if (z.error !== null || produced === room) {
+      z.reset();
+      return false;
+    }
+    this.#history!.record(out.subarray(0, produced));
+    this.#outEnd = produced;
+    this.#inflated = produced;
+    // Stopping short of the input (and tail) means a BFINAL block.
+    this.#streamEnded = consumed < input.length;
+    this.#input = EMPTY;
+    return true;
+  }
+
+  /**
+   * Gives the context the window it had, by resetting it and inflating the
+   * recorded bytes as a stored block into `sink`.
    */
   #restoreWindow(z: ZlibContext, sink: Uint8Array): void {
     this.#restorePending = false;
+    z.reset();
     const block = this.#history!.storedBlock();
     let off = 0;
     while (off < block.length) {
