@@ -146,7 +146,7 @@ const cpuBefore = cpuSeconds();
 let bytes = 0, messages = 0, badAt = -1;
 if (workload === "bomb") {
   const buf = new Uint8Array(64 * 1024);
-  for (let i = 0;; i++) {
+  for (let pieces = 0; pieces < expected; pieces++) { // ends far sooner
     const { n, meta } = await conn.recv(buf);
     for (let j = 0; j < n && badAt < 0; j += 4096) {
       if (buf[j] !== 0) badAt = bytes + j;
