@@ -139,7 +139,7 @@ export class WebSocketConnection {
       role: init.role,
       autoPong: o.autoPong ?? true,
       maxFrameSize: o.maxFrameSize,
-      deflate: raw ? null : deflate,
+      extension: raw ? null : deflate,
     });
     const lifecycle = this.#lifecycle = new Lifecycle(
       o.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,

@@ -9,9 +9,6 @@
 
 import { WebSocketError } from "./errors.ts";
 
-/** Largest payload length a frame may have here: 2^53 - 1 bytes. */
-export const MAX_PAYLOAD_LENGTH: number = Number.MAX_SAFE_INTEGER;
-
 /** The decoded header of one frame. */
 export interface FrameHeader {
   /** FIN bit: last frame of a message. */

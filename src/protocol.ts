@@ -7,18 +7,12 @@
  */
 
 import { WebSocketError, type WebSocketErrorCode } from "./errors.ts";
-import { type FrameMeta, Opcode, WS } from "./flags.ts";
-import {
-  DecodeResult,
-  FrameDecoder,
-  headerSize,
-  writeHeader,
-} from "./frame.ts";
-import { mask, maskInto, MaskKeySource } from "./mask.ts";
-import { Utf8Validator } from "./utf8.ts";
-import { CloseCode, encodeClosePayload, parseClosePayload } from "./close.ts";
-import type { PerMessageDeflate } from "./deflate.ts";
+import { type FrameMeta, Opcode } from "./flags.ts";
+import { CloseCode, encodeClosePayload } from "./close.ts";
+import type { Extension } from "./extension.ts";
 import { concat } from "./bytes.ts";
+import { Receiver } from "./protocol/receiver.ts";
+import { Sender } from "./protocol/sender.ts";
 
 /** Which end of the connection this is: clients mask, servers do not. */
 export type Role = "client" | "server";
@@ -31,41 +25,45 @@ export interface ProtocolOptions {
   autoPong?: boolean;
   /** Largest frame payload accepted from the peer (default 2^53-1). */
   maxFrameSize?: number;
-  /** RSV bits the peer may set on the first frame of a data message. */
+  /**
+   * RSV bits the peer may set on the first frame of a data message besides
+   * the extension's; such payloads pass through as they are.
+   */
   allowedRsv?: number;
   /**
-   * Negotiated permessage-deflate state. Received compressed messages are
-   * inflated (RSV1 becomes allowed on first frames) and
-   * {@linkcode Protocol.compress} compresses outgoing ones.
+   * The negotiated extension (permessage-deflate), if any. Messages whose
+   * first frame carries its RSV bits are decoded through it, and
+   * {@linkcode Protocol.compress} encodes outgoing ones with it.
    */
-  deflate?: PerMessageDeflate | null;
+  extension?: Extension | null;
 }
 
 /** One received piece of a frame: a view of the input, and its metadata. */
 export interface Piece {
-  /** Payload bytes (a view of the fed buffer: valid until the next feed). */
+  /**
+   * Payload bytes: a view of the fed buffer (valid until the next feed) or
+   * of the extension's output (valid until the next read).
+   */
   data: Uint8Array;
   /** Metadata in libcurl's terms. */
   meta: FrameMeta;
-  /** RSV bits of the frame's message (e.g. 4 = RSV1 = compressed). */
-  rsv: number;
 }
 
-/** Where the close handshake stands. */
-export const ProtocolState = {
-  /** Data may flow both ways. */
-  OPEN: 0,
-  /** One side has sent a close frame. */
-  CLOSING: 1,
-  /** Both close frames exchanged, or the connection failed. */
-  CLOSED: 2,
-} as const;
+/**
+ * Where the close handshake stands: `"open"` while data flows both ways,
+ * `"closing"` once we have sent our close frame and wait for the peer's,
+ * `"closed"` when both close frames are exchanged (the peer's received and
+ * ours queued) or the connection failed. Only the protocol changes it.
+ */
+export type ProtocolState = "open" | "closing" | "closed";
 
-const CONTROL_MAX = 125;
 const EMPTY = new Uint8Array(0);
 
 /**
- * The protocol engine of one connection.
+ * The protocol engine of one connection: a {@linkcode Receiver} and a
+ * {@linkcode Sender} (`protocol/`), and what they share: the close
+ * handshake's state and the automatic frames (pongs, closes) waiting for a
+ * frame boundary.
  *
  * Receiving: {@linkcode Protocol.feed} bytes, then call
  * {@linkcode Protocol.read} until it returns null; frames to send in answer
@@ -84,50 +82,11 @@ const EMPTY = new Uint8Array(0);
 export class Protocol {
   /** Our role. */
   readonly role: Role;
-  /** State of the close handshake. */
-  state: number = ProtocolState.OPEN;
-  /** The peer's close frame, once received. */
-  peerClose: { code: number; reason: string } | null = null;
-  /** True once we have produced our close frame. */
-  closeSent = false;
-
-  #autoPong: boolean;
-  #maxFrameSize: number;
-  #allowedRsv: number;
-  #deflate: PerMessageDeflate | null;
-  #decoder = new FrameDecoder();
-  #keys = new MaskKeySource();
-
-  // Receive state.
-  /** Type flag (WS.TEXT / WS.BINARY) of the message being received, or 0. */
-  #rxMessage = 0;
-  #rxRsv = 0;
-  /** Flags of the frame being received (for data frames). */
-  #rxFlags = 0;
-  #rxIsControl = false;
-  #rxUtf8 = new Utf8Validator();
-  #controlBuf = new Uint8Array(CONTROL_MAX);
-  #controlLen = 0;
-  /** The message being received is compressed (RSV1 on its first frame). */
-  #rxCompressed = false;
-  /** Inflated chunks waiting to be handed out, and the position in the first. */
-  #inflated: Uint8Array[] = [];
-  #inflatedPos = 0;
-  /** The last chunk in #inflated ends the message. */
-  #inflatedEnds = false;
-  /** A received control frame being handed out in pieces. */
-  #controlOut: Uint8Array | null = null;
-  #controlOutPos = 0;
-  #controlOutFlags = 0;
-
-  // Send state.
-  /** Type flag of the message being sent in fragments, or 0. */
-  #txMessage = 0;
-  /** Bytes still owed to a partial frame opened with WS.OFFSET. */
-  #txFrameLeft = 0;
-  #txFrameKey: Uint8Array = new Uint8Array(4);
-  #txFramePhase = 0;
-  #txCompressed = false;
+  #state: ProtocolState = "open";
+  #peerClose: { code: number; reason: string } | null = null;
+  readonly #autoPong: boolean;
+  readonly #receiver: Receiver;
+  readonly #sender: Sender;
   /** Control frames waiting for a frame boundary. */
   #pendingPong: Uint8Array | null = null;
   #pendingControl: Uint8Array[] = [];
@@ -136,26 +95,53 @@ export class Protocol {
   constructor(options: ProtocolOptions) {
     this.role = options.role;
     this.#autoPong = options.autoPong ?? true;
-    this.#maxFrameSize = options.maxFrameSize ?? Number.MAX_SAFE_INTEGER;
-    this.#deflate = options.deflate ?? null;
-    this.#allowedRsv = (options.allowedRsv ?? 0) | (this.#deflate ? 4 : 0);
+    const extension = options.extension ?? null;
+    this.#receiver = new Receiver({
+      role: options.role,
+      maxFrameSize: options.maxFrameSize ?? Number.MAX_SAFE_INTEGER,
+      allowedRsv: (options.allowedRsv ?? 0) | (extension?.rsv ?? 0),
+      extension,
+    }, {
+      fail: (code, closeCode, message) => this.fail(code, closeCode, message),
+      ping: (payload) => this.#onPing(payload),
+      close: (peer) => this.#onPeerClose(peer),
+    });
+    this.#sender = new Sender(options.role, extension, () => {
+      this.#pendingPong = null; // no pong after a close (RFC 6455 §5.5.1)
+      if (this.#state === "open") this.#state = "closing";
+    });
+  }
+
+  /** Where the close handshake stands; see {@linkcode ProtocolState}. */
+  get state(): ProtocolState {
+    return this.#state;
+  }
+
+  /** The peer's close frame, once received. */
+  get peerClose(): { code: number; reason: string } | null {
+    return this.#peerClose;
+  }
+
+  /** True when the peer's close frame has been received. */
+  get closeReceived(): boolean {
+    return this.#peerClose !== null;
+  }
+
+  /** True once we have produced our close frame. */
+  get closeSent(): boolean {
+    return this.#sender.closeSent;
   }
 
   // ---------------------------------------------------------------- receive
 
   /** Feeds received bytes. Call {@linkcode Protocol.read} until it returns null first. */
   feed(chunk: Uint8Array): void {
-    this.#decoder.feed(chunk);
+    this.#receiver.feed(chunk);
   }
 
   /** Bytes fed but not yet consumed. */
   get buffered(): number {
-    return this.#decoder.buffered;
-  }
-
-  /** True when the peer's close frame has been received. */
-  get closeReceived(): boolean {
-    return this.peerClose !== null;
+    return this.#receiver.buffered;
   }
 
   /**
@@ -166,411 +152,63 @@ export class Protocol {
    * {@linkcode Protocol.takeOutput}.
    */
   read(max: number): Piece | null {
-    if (this.#controlOut) return this.#nextControlPiece(max);
-    if (this.#inflated.length > 0) return this.#nextInflatedPiece(max);
-    if (this.peerClose !== null || this.state === ProtocolState.CLOSED) {
-      // RFC 6455 §5.5.1: nothing after a close frame is processed.
-      this.#decoder.feed(EMPTY);
-      return null;
-    }
-    const dec = this.#decoder;
-    for (;;) {
-      let r: number;
-      try {
-        r = dec.next(this.#rxIsControl ? CONTROL_MAX : max);
-      } catch (e) {
-        if (e instanceof WebSocketError) {
-          throw this.#fail(
-            e.code,
-            e.closeCode ?? CloseCode.PROTOCOL_ERROR,
-            e.message,
-          );
-        }
-        throw e;
-      }
-      if (r === DecodeResult.NEED_MORE) return null;
-      if (r === DecodeResult.HEADER) {
-        this.#onHeader();
-        if (dec.header.length === 0) {
-          if (this.#rxIsControl) {
-            return this.#onControlComplete(EMPTY, max);
-          }
-          if (this.#rxCompressed) {
-            if (this.#inflate(EMPTY, 0)) return this.#nextInflatedPiece(max);
-            continue;
-          }
-          return this.#dataPiece(EMPTY, 0, 0);
-        }
-        continue;
-      }
-      // DATA
-      const data = dec.piece;
-      const key = dec.header.maskKey;
-      if (key) mask(data, key, dec.pieceOffset);
-      if (this.#rxIsControl) {
-        this.#controlBuf.set(data, this.#controlLen);
-        this.#controlLen += data.length;
-        if (dec.remaining === 0) {
-          const payload = this.#controlBuf.slice(0, this.#controlLen);
-          return this.#onControlComplete(payload, max);
-        }
-        continue;
-      }
-      if (this.#rxCompressed) {
-        if (this.#inflate(data, dec.remaining)) {
-          return this.#nextInflatedPiece(max);
-        }
-        continue;
-      }
-      return this.#dataPiece(data, dec.pieceOffset, dec.remaining);
+    return this.#receiver.read(max);
+  }
+
+  #onPing(payload: Uint8Array): void {
+    if (this.#autoPong && !this.closeSent) {
+      // RFC 6455 §5.5.3: answering only the latest ping is allowed, which
+      // keeps a ping flood from queueing pongs without bound.
+      this.#pendingPong = this.#sender.encodeControl(Opcode.PONG, payload);
     }
   }
 
-  /**
-   * Inflates one piece of a compressed message and validates inflated text.
-   * Returns true when there is output to hand out.
-   */
-  #inflate(data: Uint8Array, bytesleft: number): boolean {
-    const last = (this.#rxFlags & WS.CONT) === 0 && bytesleft === 0;
-    let chunks: Uint8Array[];
-    try {
-      chunks = this.#deflate!.inflate(data, last);
-    } catch (e) {
-      if (e instanceof WebSocketError) {
-        throw this.#fail(
-          e.code,
-          e.closeCode ?? CloseCode.INVALID_PAYLOAD,
-          e.message,
-        );
-      }
-      throw e;
-    }
-    if (this.#rxMessage === WS.TEXT) {
-      for (const chunk of chunks) {
-        if (this.#rxUtf8.push(chunk) !== -1) {
-          throw this.#fail(
-            "INVALID_PAYLOAD",
-            CloseCode.INVALID_PAYLOAD,
-            "invalid UTF-8 in a compressed text message",
-          );
-        }
-      }
-      if (last && !this.#rxUtf8.complete) {
-        throw this.#fail(
-          "INVALID_PAYLOAD",
-          CloseCode.INVALID_PAYLOAD,
-          "compressed text message ends inside a UTF-8 sequence",
-        );
-      }
-    }
-    for (const chunk of chunks) {
-      if (chunk.length > 0) this.#inflated.push(chunk);
-    }
-    if (last) {
-      // The message's end is a piece of its own when nothing is left to carry it.
-      if (this.#inflated.length === 0) this.#inflated.push(EMPTY);
-      this.#inflatedEnds = true;
-      this.#rxCompressed = false;
-    }
-    return this.#inflated.length > 0;
-  }
-
-  /**
-   * Hands out inflated bytes. Each inflated chunk is presented like a frame
-   * of its own: `offset`/`bytesleft` count within the chunk, the message's
-   * type flag is on every piece and CONT on all but the message's last, so
-   * "bytesleft 0 and no CONT" still marks the end of a message.
-   */
-  #nextInflatedPiece(max: number): Piece {
-    const chunk = this.#inflated[0];
-    const pos = this.#inflatedPos;
-    const n = Math.min(max, chunk.length - pos);
-    const data = chunk.subarray(pos, pos + n);
-    const bytesleft = chunk.length - pos - n;
-    let flags = this.#rxMessage | WS.CONT;
-    if (bytesleft === 0) {
-      this.#inflated.shift();
-      this.#inflatedPos = 0;
-      if (this.#inflated.length === 0 && this.#inflatedEnds) {
-        flags = this.#rxMessage;
-        this.#inflatedEnds = false;
-        this.#rxMessage = 0;
-        this.#rxRsv = 0;
-      }
-    } else {
-      this.#inflatedPos = pos + n;
-    }
-    return {
-      data,
-      meta: { age: 0, flags, offset: pos, bytesleft, len: n },
-      rsv: 4,
-    };
-  }
-
-  #onHeader(): void {
-    const h = this.#decoder.header;
-    const op = h.opcode;
-    const control = op >= 0x8;
-    if (
-      op !== Opcode.CONTINUATION && op !== Opcode.TEXT &&
-      op !== Opcode.BINARY &&
-      op !== Opcode.CLOSE && op !== Opcode.PING && op !== Opcode.PONG
-    ) {
-      throw this.#fail(
-        "PROTOCOL_ERROR",
-        CloseCode.PROTOCOL_ERROR,
-        `reserved opcode 0x${op.toString(16)}`,
-      );
-    }
-    if ((h.maskKey !== null) !== (this.role === "server")) {
-      throw this.#fail(
-        "PROTOCOL_ERROR",
-        CloseCode.PROTOCOL_ERROR,
-        this.role === "client"
-          ? "server sent a masked frame"
-          : "client sent an unmasked frame",
-      );
-    }
-    if (h.rsv !== 0) {
-      const allowed = !control && op !== Opcode.CONTINUATION
-        ? this.#allowedRsv
-        : 0;
-      if ((h.rsv & ~allowed) !== 0) {
-        throw this.#fail(
-          "PROTOCOL_ERROR",
-          CloseCode.PROTOCOL_ERROR,
-          `reserved bits 0b${
-            h.rsv.toString(2).padStart(3, "0")
-          } set without an extension`,
-        );
-      }
-    }
-    if (control) {
-      if (!h.fin) {
-        throw this.#fail(
-          "PROTOCOL_ERROR",
-          CloseCode.PROTOCOL_ERROR,
-          "fragmented control frame",
-        );
-      }
-      if (h.length > CONTROL_MAX) {
-        throw this.#fail(
-          "PROTOCOL_ERROR",
-          CloseCode.PROTOCOL_ERROR,
-          `control frame of ${h.length} bytes (at most 125)`,
-        );
-      }
-      this.#rxIsControl = true;
-      this.#controlLen = 0;
-      return;
-    }
-    this.#rxIsControl = false;
-    if (op === Opcode.CONTINUATION) {
-      if (this.#rxMessage === 0) {
-        throw this.#fail(
-          "PROTOCOL_ERROR",
-          CloseCode.PROTOCOL_ERROR,
-          "continuation frame without a message to continue",
-        );
-      }
-    } else {
-      if (this.#rxMessage !== 0) {
-        throw this.#fail(
-          "PROTOCOL_ERROR",
-          CloseCode.PROTOCOL_ERROR,
-          "new data frame inside an unfinished fragmented message",
-        );
-      }
-      this.#rxMessage = op === Opcode.TEXT ? WS.TEXT : WS.BINARY;
-      this.#rxRsv = h.rsv;
-      this.#rxCompressed = (h.rsv & 4) !== 0 && this.#deflate !== null;
-      if (this.#rxMessage === WS.TEXT) this.#rxUtf8.reset();
-    }
-    if (h.length > this.#maxFrameSize) {
-      throw this.#fail(
-        "MESSAGE_TOO_BIG",
-        CloseCode.MESSAGE_TOO_BIG,
-        `frame of ${h.length} bytes exceeds maxFrameSize ${this.#maxFrameSize}`,
-      );
-    }
-    this.#rxFlags = this.#rxMessage | (h.fin ? 0 : WS.CONT);
-  }
-
-  #dataPiece(data: Uint8Array, offset: number, bytesleft: number): Piece {
-    const fin = (this.#rxFlags & WS.CONT) === 0;
-    // Compressed text is validated after inflating, by the layer that inflates.
-    if (this.#rxMessage === WS.TEXT && (this.#rxRsv & 4) === 0) {
-      const bad = this.#rxUtf8.push(data);
-      if (bad !== -1) {
-        throw this.#fail(
-          "INVALID_PAYLOAD",
-          CloseCode.INVALID_PAYLOAD,
-          `invalid UTF-8 in text message at frame offset ${offset + bad}`,
-        );
-      }
-      if (fin && bytesleft === 0 && !this.#rxUtf8.complete) {
-        throw this.#fail(
-          "INVALID_PAYLOAD",
-          CloseCode.INVALID_PAYLOAD,
-          "text message ends inside a UTF-8 sequence",
-        );
-      }
-    }
-    const piece: Piece = {
-      data,
-      meta: {
-        age: 0,
-        flags: this.#rxFlags,
-        offset,
-        bytesleft,
-        len: data.length,
-      },
-      rsv: this.#rxRsv,
-    };
-    if (fin && bytesleft === 0) {
-      this.#rxMessage = 0;
-      this.#rxRsv = 0;
-    }
-    return piece;
-  }
-
-  /** Handles a complete control frame; returns its first piece to deliver. */
-  #onControlComplete(payload: Uint8Array, max: number): Piece {
-    const op = this.#decoder.header.opcode;
-    this.#rxIsControl = false;
-    let flags: number;
-    if (op === Opcode.PING) {
-      flags = WS.PING;
-      if (this.#autoPong && !this.closeSent) {
-        // RFC 6455 §5.5.3: answering only the latest ping is allowed, which
-        // keeps a ping flood from queueing pongs without bound.
-        this.#pendingPong = this.#encodeControl(Opcode.PONG, payload);
-      }
-    } else if (op === Opcode.PONG) {
-      flags = WS.PONG;
-    } else {
-      flags = WS.CLOSE;
-      let parsed;
-      try {
-        parsed = parseClosePayload(payload);
-      } catch (e) {
-        const err = e as WebSocketError;
-        throw this.#fail(
-          err.code,
-          err.closeCode ?? CloseCode.PROTOCOL_ERROR,
-          err.message,
-        );
-      }
-      this.peerClose = parsed;
-      if (!this.closeSent) {
-        // Echo the peer's code (RFC 6455 §5.5.1); an empty close gets an empty one.
-        const echo = parsed.code === CloseCode.NO_STATUS
-          ? EMPTY
-          : encodeClosePayload(parsed.code);
-        this.#queueClose(echo);
-      }
-      this.state = ProtocolState.CLOSED;
-    }
-    this.#controlOut = payload;
-    this.#controlOutPos = 0;
-    this.#controlOutFlags = flags;
-    return this.#nextControlPiece(max);
-  }
-
-  #nextControlPiece(max: number): Piece {
-    const payload = this.#controlOut!;
-    const pos = this.#controlOutPos;
-    const n = Math.min(max, payload.length - pos);
-    const data = payload.subarray(pos, pos + n);
-    this.#controlOutPos = pos + n;
-    const bytesleft = payload.length - this.#controlOutPos;
-    if (bytesleft === 0) this.#controlOut = null;
-    return {
-      data,
-      meta: {
-        age: 0,
-        flags: this.#controlOutFlags,
-        offset: pos,
-        bytesleft,
-        len: n,
-      },
-      rsv: 0,
-    };
-  }
-
-  /**
-   * Fails the connection: queues a close frame with `closeCode` and returns
-   * the error to throw.
-   */
-  #fail(
-    code: WebSocketErrorCode,
-    closeCode: number,
-    message: string,
-  ): WebSocketError {
+  #onPeerClose(peer: { code: number; reason: string }): void {
+    this.#peerClose = peer;
     if (!this.closeSent) {
-      this.#queueClose(encodeClosePayload(closeCode));
+      // Echo the peer's code (RFC 6455 §5.5.1); an empty close gets an empty one.
+      const echo = peer.code === CloseCode.NO_STATUS
+        ? EMPTY
+        : encodeClosePayload(peer.code);
+      this.#queueClose(echo);
     }
-    this.state = ProtocolState.CLOSED;
-    this.#decoder.feed(EMPTY);
-    return new WebSocketError(code, message, { closeCode });
+    this.#state = "closed";
   }
 
   /**
-   * Fails the connection from outside the decoder (e.g. a message over the
-   * size limit, or invalid inflated text). Returns the error to throw.
+   * Fails the connection, for a violation the receiver found or one found
+   * outside it (e.g. a message over the size limit): queues a close frame
+   * with `closeCode`, stops receiving, and returns the error to throw.
    */
   fail(
     code: WebSocketErrorCode,
     closeCode: number,
     message: string,
   ): WebSocketError {
-    return this.#fail(code, closeCode, message);
+    if (!this.closeSent) this.#queueClose(encodeClosePayload(closeCode));
+    this.#state = "closed";
+    this.#receiver.stop();
+    return new WebSocketError(code, message, { closeCode });
   }
 
   // ------------------------------------------------------------------- send
 
   /** True while a partial frame opened with WS.OFFSET still owes bytes. */
   get inPartialFrame(): boolean {
-    return this.#txFrameLeft > 0;
+    return this.#sender.inPartialFrame;
   }
 
   /** Payload bytes the partial frame in progress still owes (0 when none). */
   get partialFrameLeft(): number {
-    return this.#txFrameLeft;
+    return this.#sender.partialFrameLeft;
   }
 
-  /**
-   * Server role only: takes `data` as the next bytes of the partial frame in
-   * progress and returns it as it is, since unmasked payload needs no copy.
-   * The caller must keep `data` unchanged until it has been written.
-   */
+  /** See {@linkcode Sender.continueUnmasked}. */
   continueUnmasked(data: Uint8Array): Uint8Array {
-    if (this.role !== "server") {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        "a client's payload must be masked",
-      );
-    }
-    this.#checkPartial(data.length);
-    this.#txFramePhase += data.length;
-    this.#txFrameLeft -= data.length;
-    return data;
+    return this.#sender.continueUnmasked(data);
   }
 
-  #checkPartial(length: number): void {
-    if (length > this.#txFrameLeft) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        `${length} bytes sent past the end of the partial frame (${this.#txFrameLeft} left)`,
-      );
-    }
-  }
-
-  /**
-   * Encodes the frame bytes for one `send(data, flags, fragsize)` call, with
-   * libcurl's conventions (see `WebSocketConnection.send`). Returns the bytes
-   * to write; the caller's `data` is never modified.
-   */
+  /** See {@linkcode Sender.encode}. */
   encode(
     data: Uint8Array,
     flags: number,
@@ -578,192 +216,24 @@ export class Protocol {
     out?: Uint8Array,
     rsv = 0,
   ): Uint8Array {
-    if (this.#txFrameLeft > 0) {
-      if ((flags & WS.OFFSET) === 0) {
-        throw new WebSocketError(
-          "INVALID_ARGUMENT",
-          `a partial frame still needs ${this.#txFrameLeft} bytes; continue it with WS.OFFSET`,
-        );
-      }
-      return this.#continuePartial(data, out);
-    }
-    const control = flags & (WS.CLOSE | WS.PING | WS.PONG);
-    const type = flags & (WS.TEXT | WS.BINARY);
-    if (
-      (control !== 0 && type !== 0) || (control & (control - 1)) !== 0 ||
-      type === (WS.TEXT | WS.BINARY)
-    ) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        `flags 0x${flags.toString(16)} name more than one frame type`,
-      );
-    }
-    if (control !== 0) {
-      if (flags & (WS.CONT | WS.OFFSET)) {
-        throw new WebSocketError(
-          "INVALID_ARGUMENT",
-          "control frames cannot be fragmented or partial",
-        );
-      }
-      if (data.length > CONTROL_MAX) {
-        throw new WebSocketError(
-          "INVALID_ARGUMENT",
-          `control frame payload of ${data.length} bytes (at most 125)`,
-        );
-      }
-      if (this.closeSent) {
-        throw new WebSocketError("CLOSED", "a close frame was already sent");
-      }
-      if (control === WS.CLOSE) {
-        this.#markCloseSent();
-        return this.#encodeControl(Opcode.CLOSE, data);
-      }
-      return this.#encodeControl(
-        control === WS.PING ? Opcode.PING : Opcode.PONG,
-        data,
-      );
-    }
-    this.#checkDataFlags(flags);
-    const opcode = this.#txMessage !== 0
-      ? Opcode.CONTINUATION
-      : type === WS.TEXT
-      ? Opcode.TEXT
-      : Opcode.BINARY;
-    const fin = (flags & WS.CONT) === 0;
-    let total = data.length;
-    if (flags & WS.OFFSET) {
-      if (!Number.isSafeInteger(fragsize) || fragsize < data.length) {
-        throw new WebSocketError(
-          "INVALID_ARGUMENT",
-          `fragsize ${fragsize} is smaller than the ${data.length} bytes given`,
-        );
-      }
-      total = fragsize;
-    }
-    this.#txMessage = fin ? 0 : type;
-    const key = this.role === "client" ? this.#keys.next() : null;
-    const hlen = headerSize(total, key !== null);
-    const size = hlen + data.length;
-    const frame = out && out.length >= size
-      ? out.subarray(0, size)
-      : new Uint8Array(size);
-    writeHeader(frame, 0, fin, rsv, opcode, total, key);
-    if (key) maskInto(frame, hlen, data, key, 0);
-    else frame.set(data, hlen);
-    if (total > data.length) {
-      this.#txFrameLeft = total - data.length;
-      if (key) this.#txFrameKey.set(key);
-      this.#txFramePhase = data.length;
-    }
-    return frame;
+    return this.#sender.encode(data, flags, fragsize, out, rsv);
   }
 
-  /** True while a compressed message is being sent in fragments. */
+  /** True while an extension-encoded message is being sent in fragments. */
   get compressingMessage(): boolean {
-    return this.#txCompressed;
+    return this.#sender.compressingMessage;
   }
 
-  /**
-   * Compresses the payload of one data frame when permessage-deflate is on:
-   * a whole message of at least `threshold` bytes, or every fragment of a
-   * fragmented message whose first fragment was that large. Returns the
-   * payload to send and the RSV bits for its frame (RSV1 on the first frame
-   * of a compressed message only).
-   */
+  /** See {@linkcode Sender.compress}. */
   compress(
     data: Uint8Array,
     flags: number,
   ): { payload: Uint8Array; rsv: number } {
-    const pmd = this.#deflate;
-    // Reject bad flags before the compressor's state moves on.
-    if (pmd !== null && !(flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET))) {
-      this.#checkDataFlags(flags);
-    }
-    const fin = (flags & WS.CONT) === 0;
-    if (pmd === null || flags & (WS.CLOSE | WS.PING | WS.PONG | WS.OFFSET)) {
-      return { payload: data, rsv: 0 };
-    }
-    if (this.#txMessage !== 0) {
-      // A continuation: compressed exactly when its message is.
-      if (!this.#txCompressed) return { payload: data, rsv: 0 };
-      if (fin) this.#txCompressed = false;
-      return { payload: pmd.deflateChunk(data, fin), rsv: 0 };
-    }
-    if (!pmd.canCompress || data.length < pmd.threshold) {
-      return { payload: data, rsv: 0 };
-    }
-    if (fin) {
-      const packed = pmd.deflate(data);
-      return packed ? { payload: packed, rsv: 4 } : { payload: data, rsv: 0 };
-    }
-    this.#txCompressed = true;
-    return { payload: pmd.deflateChunk(data, false), rsv: 4 };
-  }
-
-  /** Throws for a data frame `flags` that cannot be sent now. */
-  #checkDataFlags(flags: number): void {
-    if (this.#txFrameLeft > 0) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        `a partial frame still needs ${this.#txFrameLeft} bytes; continue it with WS.OFFSET`,
-      );
-    }
-    if (this.closeSent) {
-      throw new WebSocketError(
-        "CLOSED",
-        "cannot send data after a close frame",
-      );
-    }
-    const type = flags & (WS.TEXT | WS.BINARY);
-    if (type === 0 || type === (WS.TEXT | WS.BINARY)) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        type === 0
-          ? "flags name no frame type (TEXT, BINARY, CLOSE, PING or PONG)"
-          : `flags 0x${flags.toString(16)} name more than one frame type`,
-      );
-    }
-    if (this.#txMessage !== 0 && type !== this.#txMessage) {
-      throw new WebSocketError(
-        "INVALID_ARGUMENT",
-        "fragment type differs from the message being sent",
-      );
-    }
-  }
-
-  #continuePartial(data: Uint8Array, out?: Uint8Array): Uint8Array {
-    this.#checkPartial(data.length);
-    const frame = out && out.length >= data.length
-      ? out.subarray(0, data.length)
-      : new Uint8Array(data.length);
-    if (this.role === "client") {
-      maskInto(frame, 0, data, this.#txFrameKey, this.#txFramePhase);
-    } else frame.set(data);
-    this.#txFramePhase += data.length;
-    this.#txFrameLeft -= data.length;
-    return frame;
-  }
-
-  #encodeControl(opcode: number, payload: Uint8Array): Uint8Array {
-    const key = this.role === "client" ? this.#keys.next() : null;
-    const hlen = headerSize(payload.length, key !== null);
-    const out = new Uint8Array(hlen + payload.length);
-    writeHeader(out, 0, true, 0, opcode, payload.length, key);
-    if (key) maskInto(out, hlen, payload, key, 0);
-    else out.set(payload, hlen);
-    return out;
-  }
-
-  /** Bookkeeping of our close frame, however it is sent. */
-  #markCloseSent(): void {
-    this.closeSent = true;
-    this.#pendingPong = null; // no pong after a close (RFC 6455 §5.5.1)
-    if (this.state === ProtocolState.OPEN) this.state = ProtocolState.CLOSING;
+    return this.#sender.compress(data, flags);
   }
 
   #queueClose(payload: Uint8Array): void {
-    this.#markCloseSent();
-    this.#pendingControl.push(this.#encodeControl(Opcode.CLOSE, payload));
+    this.#pendingControl.push(this.#sender.encodeClose(payload));
   }
 
   /**
@@ -786,7 +256,7 @@ export class Protocol {
    * back while a partial frame is open, so they never land inside one.
    */
   takeOutput(): Uint8Array | null {
-    if (this.#txFrameLeft > 0) return null;
+    if (this.#sender.inPartialFrame) return null;
     const pong = this.#pendingPong;
     const rest = this.#pendingControl;
     if (pong === null && rest.length === 0) return null;

@@ -175,16 +175,23 @@ function inflateMessages(payloads: Uint8Array[], windowBits = 15): Uint8Array {
 /**
  * Compresses messages with one shared context (context takeover), each
  * sync-flushed and stripped of the tail: later messages may refer back to
- * earlier ones.
+ * earlier ones. `levels[i]` sets message i's compression level (0: stored
+ * blocks, which refer to nothing).
  */
 async function compressWithTakeover(
   messages: Uint8Array[],
+  levels: number[] = [],
 ): Promise<Uint8Array[]> {
   const deflater = createDeflateRaw();
   const chunks: Uint8Array[] = [];
   deflater.on("data", (c: Uint8Array) => chunks.push(c));
   const out: Uint8Array[] = [];
-  for (const m of messages) {
+  for (const [i, m] of messages.entries()) {
+    const level = levels[i] ?? constants.Z_DEFAULT_COMPRESSION;
+    await new Promise<void>((resolve) =>
+      deflater.params(level, constants.Z_DEFAULT_STRATEGY, () => resolve())
+    );
+    chunks.splice(0); // params() flushes nothing here: each message ended synced
     deflater.write(m);
     await new Promise<void>((resolve) =>
       deflater.flush(constants.Z_SYNC_FLUSH, () => resolve())
@@ -1922,6 +1929,187 @@ Deno.test("compression: a message ending in a BFINAL block keeps the window for 
     assert.ok(await conn.receive() === td.decode(m), "second");
     await conn.close();
   });
+});
+
+/** A message a sender ends with a BFINAL block: zlib's Z_FINISH output. */
+function finished(m: Uint8Array, level?: number): Uint8Array {
+  return deflateRawSync(m, level === undefined ? {} : { level });
+}
+
+for (
+  const answer of [
+    "permessage-deflate",
+    "permessage-deflate; server_no_context_takeover",
+  ]
+) {
+  Deno.test(`compression: BFINAL-terminated messages in sequence (${answer})`, async () => {
+    // RFC 7692 §7.2.3.4: a sender may end a message with a BFINAL block;
+    // zlib then ends its stream and we start a fresh one for the next
+    // message. Real zlib bytes: one-shot Z_FINISH streams (deflateRawSync),
+    // also as stored blocks and split over fragments, between sync-flushed
+    // messages.
+    const hello = te.encode("Hello");
+    const a = te.encode(text(10_000, 101));
+    const big = te.encode(text(600_000, 102)); // several blocks, > 256 KiB
+    const bin = pattern(70_000, 103);
+    const empty = finished(new Uint8Array(0));
+    assert.deepEqual([...empty], [0x03, 0x00]);
+    const messages: [Uint8Array, FrameSpec[]][] = [
+      [a, [{ opcode: OP.TEXT, rsv: 4, payload: finished(a) }]],
+      [new Uint8Array(0), [{ opcode: OP.TEXT, rsv: 4, payload: empty }]],
+      [hello, [{ // the RFC's example: the final block, then 0x00
+        opcode: OP.TEXT,
+        rsv: 4,
+        payload: concat([finished(hello), Uint8Array.of(0x00)]),
+      }]],
+      [
+        big,
+        split(finished(big), 3).map((payload, i) => ({
+          opcode: i === 0 ? OP.TEXT : OP.CONT,
+          rsv: i === 0 ? 4 : 0,
+          fin: i === 2,
+          payload,
+        })),
+      ],
+      [a, [{ opcode: OP.TEXT, rsv: 4, payload: compressAlone(a) }]],
+      [new Uint8Array(0), [
+        { opcode: OP.TEXT, rsv: 4, fin: false, payload: empty.subarray(0, 1) },
+        { opcode: OP.CONT, payload: concat([empty.subarray(1), TAIL]) },
+      ]],
+      [bin, [{ opcode: OP.BINARY, rsv: 4, payload: finished(bin, 0) }]],
+      [hello, [{ opcode: OP.TEXT, rsv: 4, payload: finished(hello) }]],
+    ];
+    await withAnswer(answer, async (peer) => {
+      for (const [i, [, frames]] of messages.entries()) {
+        if (i > 0) await peer.sendPing("between");
+        await peer.sendFrames(frames);
+      }
+      for (let i = 1; i < messages.length; i++) {
+        assert.equal((await peer.expectFrame()).opcode, OP.PONG);
+      }
+      assert.equal((await peer.expectClose()).code, 1000);
+      await peer.sendClose(1000);
+    }, async (url) => {
+      const conn = await connect(url, { compression: true });
+      for (const [i, [m, frames]] of messages.entries()) {
+        const got = await conn.receive();
+        const isText = frames[0].opcode === OP.TEXT;
+        assertBytes(isText ? te.encode(got as string) : got, m, `message ${i}`);
+      }
+      await conn.close();
+    });
+  });
+}
+
+Deno.test("compression: with context takeover, later messages refer back across BFINAL blocks", async () => {
+  // A sender that ends every message with a final block but keeps its window
+  // (as zlib can with deflateSetDictionary): sync-flushed messages of one
+  // stream, each closed with the empty final block Z_FINISH emits. Empty
+  // final-block messages in between change no window, so the stream stays
+  // consistent; a later message only inflates if our window was given back
+  // after the BFINAL. Small whole messages are tried without that first
+  // (m[1]: refers back, so tried again; m[2]: stored, no reference, so the
+  // window stays owed), larger ones (m[3]) take the long way.
+  const m = [
+    te.encode(text(8000, 110)),
+    te.encode(text(8000, 110)),
+    te.encode("stored bytes refer to nothing ".repeat(10)),
+    concat([te.encode(text(8000, 110)), noise(20_000)]),
+  ];
+  const packed = await compressWithTakeover(m, [6, 6, 0, 6]);
+  assert.ok(packed[1].length < 4096 && packed[2].length < 4096);
+  assert.ok(packed[3].length > 4096, `${packed[3].length}`);
+  for (const i of [1, 3]) {
+    assert.throws(() => inflateMessages([packed[i]]), /distance/);
+  }
+  const ending = Uint8Array.of(...TAIL, 0x03, 0x00);
+  const frames: FrameSpec[] = [
+    { opcode: OP.TEXT, rsv: 4, payload: concat([packed[0], ending]) },
+    { opcode: OP.TEXT, rsv: 4, payload: Uint8Array.of(0x03, 0x00) },
+    { opcode: OP.TEXT, rsv: 4, payload: concat([packed[1], ending]) },
+    { opcode: OP.TEXT, rsv: 4, fin: false, payload: Uint8Array.of(0x03) },
+    { opcode: OP.CONT, payload: Uint8Array.of(0x00, 0x00) },
+    { opcode: OP.TEXT, rsv: 4, payload: packed[2] },
+    { opcode: OP.BINARY, rsv: 4, payload: packed[3] },
+  ];
+  const expected = [m[0], "", m[1], "", m[2], m[3]];
+  await withAnswer("permessage-deflate", async (peer) => {
+    await peer.sendFrames(frames);
+    assert.equal((await peer.expectClose()).code, 1000);
+    await peer.sendClose(1000);
+  }, async (url) => {
+    const conn = await connect(url, { compression: true });
+    for (const [i, e] of expected.entries()) {
+      const got = await conn.receive();
+      if (i === 5) assertBytes(got, e as Uint8Array, "message 5");
+      else {
+        assert.ok(
+          got === (typeof e === "string" ? e : td.decode(e)),
+          `message ${i}`,
+        );
+      }
+    }
+    await conn.close();
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Memory bounds, measured in a child process of their own
+// (tests/children/inflate_cost.ts), untouched by other tests' heaps.
+
+const INFLATE_COST = new URL("./children/inflate_cost.ts", import.meta.url);
+
+interface InflateCost {
+  messages: number;
+  bytes: number;
+  expected: number;
+  badAt: number;
+  wasClean: boolean;
+  cpu: number;
+  peak: number;
+}
+
+async function inflateCost(workload: string, n: number): Promise<InflateCost> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read=.",
+      INFLATE_COST.pathname,
+      workload,
+      String(n),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  assert.equal(out.code, 0, td.decode(out.stderr));
+  return JSON.parse(td.decode(out.stdout).trim().split("\n").at(-1)!);
+}
+
+Deno.test("compression: recv() reads a 256 MiB deflate bomb without a size limit under 100 MiB RSS", async () => {
+  // ~256 KiB on the wire. Inflating it in one step per socket read (or per
+  // 64 KiB of compressed input) took 250+ MiB; pulled in steps it stays flat.
+  const r = await inflateCost("bomb", 256 * MiB);
+  assert.deepEqual([r.bytes, r.badAt, r.wasClean], [256 * MiB, -1, true]);
+  assert.ok(r.peak < 100 * MiB, `peak RSS ${(r.peak / MiB).toFixed(1)} MiB`);
+});
+
+Deno.test("compression: 100k messages ending in BFINAL blocks stay under 100 MiB RSS", async () => {
+  // Every BFINAL block costs a reset and, with context takeover, giving the
+  // window back; that used to allocate ~96 KiB per message (200+ MiB peak).
+  for (const workload of ["bfinal", "bfinal-hello"]) {
+    const r = await inflateCost(workload, 100_000);
+    assert.deepEqual(
+      [r.messages, r.bytes, r.badAt, r.wasClean],
+      [100_000, r.expected, -1, true],
+      workload,
+    );
+    assert.ok(
+      r.peak < 100 * MiB,
+      `${workload}: peak RSS ${(r.peak / MiB).toFixed(1)} MiB`,
+    );
+  }
 });
 
 // A send() that is rejected for its flags must not reach the compressor:

@@ -8,9 +8,9 @@ import {
   loadCompression,
   negotiateOffer,
   offerHeader,
-  parseExtensions,
   PerMessageDeflate,
 } from "../src/deflate.ts";
+import { parseExtensions } from "../src/extension.ts";
 import { WebSocketError } from "../src/errors.ts";
 
 // node:zlib is loaded lazily by the library; these tests drive it directly.
@@ -682,6 +682,47 @@ Deno.test("inflate: 1-byte pieces and output spanning many chunks", () => {
     const chunks = rx.inflate(tx.deflate(big)!, true);
     assert.ok(chunks.length > 1);
     assert.deepEqual(concat(chunks), big);
+  } finally {
+    tx.close();
+    rx.close();
+  }
+});
+
+Deno.test("decode/pull: inflated in steps of at most 256 KiB, pulled piece by piece", () => {
+  const tx = new PerMessageDeflate(TAKEOVER, "server", { threshold: 0 });
+  const rx = new PerMessageDeflate(TAKEOVER, "client", {
+    maxMessageSize: Infinity,
+  });
+  try {
+    // 8 MiB of zeros is ~8 KB compressed: one piece, far more output.
+    const zeros = new Uint8Array(8 << 20);
+    const packed = tx.deflate(zeros)!;
+    const [head, rest] = [packed.subarray(0, 100), packed.subarray(100)];
+    assert.ok(packed.length < 16 * 1024);
+    let total = 0, largest = 0, pulls = 0;
+    const drain = (max: number) => {
+      for (let piece; (piece = rx.pull(max)) !== null && pulls < 100_000;) {
+        pulls++;
+        assert.ok(piece.length <= max, `${piece.length} > ${max}`);
+        assert.ok(piece.every((b) => b === 0));
+        total += piece.length;
+        largest = Math.max(largest, piece.length);
+        if (rx.messageEnded) return true;
+      }
+      return false;
+    };
+    rx.decode(head, false);
+    assert.equal(drain(1000), false, "the first piece alone is not the end");
+    assert.equal(rx.messageEnded, false);
+    rx.decode(rest, true);
+    assert.equal(drain(Infinity), true);
+    assert.equal(total, zeros.length);
+    assert.equal(largest, 256 * 1024);
+    assert.equal(rx.pull(10), null, "nothing after the end");
+    // The window carries over: the same message again is tiny and inflates.
+    const again = tx.deflate(zeros.subarray(0, 30_000))!;
+    assert.ok(again.length < 100);
+    assert.deepEqual(inflateAll(rx, [again]), zeros.subarray(0, 30_000));
   } finally {
     tx.close();
     rx.close();

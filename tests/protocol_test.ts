@@ -4,6 +4,7 @@ import { DecodeResult, encodeFrame, FrameDecoder } from "../src/frame.ts";
 import { WS } from "../src/flags.ts";
 import { WebSocketError } from "../src/errors.ts";
 import type { FrameMeta } from "../src/flags.ts";
+import type { Extension } from "../src/extension.ts";
 
 const te = new TextEncoder();
 const f = (
@@ -445,3 +446,138 @@ Deno.test("protocol: continueUnmasked passes a server's partial-frame bytes thro
   c.encode(new Uint8Array(0), WS.BINARY | WS.OFFSET, 4);
   assert.throws(() => c.continueUnmasked(new Uint8Array(4)), WebSocketError);
 });
+
+Deno.test("protocol: state is open, then closing after our close, closed after the peer's; read-only", () => {
+  const p = new Protocol({ role: "client" });
+  assert.equal(p.state, "open");
+  assert.ok(p.queueClose(1000));
+  assert.equal(p.state, "closing");
+  // Data still arrives while we wait for the peer's close.
+  assert.deepEqual(run(p, f(1, "late")).map((g) => g.data), [[
+    ...te.encode("late"),
+  ]]);
+  run(p, f(8, new Uint8Array([0x03, 0xe8])));
+  assert.equal(p.state, "closed");
+  assert.throws(() => {
+    // @ts-expect-error: only the protocol changes its state
+    p.state = "open";
+  }, TypeError);
+  // The peer closing first, and a violation, both end in "closed".
+  const q = new Protocol({ role: "client" });
+  run(q, f(8));
+  assert.equal(q.state, "closed");
+  const r = new Protocol({ role: "client" });
+  assert.throws(() => run(r, f(3)), WebSocketError);
+  assert.equal(r.state, "closed");
+});
+
+/**
+ * A toy extension on RSV2: every payload byte of a message it marked stands
+ * for `n` copies of itself, handed out at most 64 bytes at a time.
+ */
+class Repeat implements Extension {
+  readonly name = "x-repeat";
+  readonly rsv = 2;
+  messageEnded = true;
+  readonly #n: number;
+  #input = new Uint8Array(0);
+  #pos = 0;
+  #last = false;
+  #byte = 0;
+  #left = 0;
+  #out = new Uint8Array(64);
+
+  constructor(n: number) {
+    this.#n = n;
+  }
+
+  encode(payload: Uint8Array, first: boolean): Uint8Array | null {
+    if (first && payload.length < 2) return null; // short: send as it is
+    return payload.filter((_, i) => i % this.#n === 0);
+  }
+
+  decode(data: Uint8Array, last: boolean): void {
+    this.messageEnded = false;
+    this.#input = data.slice(); // the view is valid only until pull() is null
+    this.#pos = 0;
+    this.#last = last;
+  }
+
+  pull(max: number): Uint8Array | null {
+    if (this.#left === 0) {
+      if (this.#pos === this.#input.length) {
+        if (!this.#last || this.messageEnded) return null;
+        this.messageEnded = true;
+        return new Uint8Array(0);
+      }
+      this.#byte = this.#input[this.#pos++];
+      if (this.#byte === 0x21) { // "!" is our corrupt data
+        throw new WebSocketError("INVALID_PAYLOAD", "bang", {
+          closeCode: 1007,
+        });
+      }
+      this.#left = this.#n;
+    }
+    const n = Math.min(max, this.#out.length, this.#left);
+    this.#out.fill(this.#byte, 0, n);
+    this.#left -= n;
+    this.messageEnded = this.#last && this.#left === 0 &&
+      this.#pos === this.#input.length;
+    return this.#out.subarray(0, n);
+  }
+}
+
+Deno.test("protocol: an extension decodes marked messages in bounded pieces and encodes outgoing ones", () => {
+  const p = new Protocol({ role: "client", extension: new Repeat(100) });
+  const got = run(
+    p,
+    cat(
+      f(1, "ab", { rsv: 2, fin: false }),
+      f(9, "mid"),
+      f(0, "c"),
+      f(2, "xyz"), // no RSV2: passes through as it is
+      f(1, "", { rsv: 2 }), // empty
+    ),
+    3,
+    50,
+  );
+  const text = got.filter((g) => g.meta.flags & WS.TEXT);
+  assert.equal(
+    new TextDecoder().decode(new Uint8Array(text.flatMap((g) => g.data))),
+    "a".repeat(100) + "b".repeat(100) + "c".repeat(100),
+  );
+  assert.ok(text.every((g) => g.data.length <= 50), "pieces within max");
+  const ends = text.filter((g) => !(g.meta.flags & WS.CONT));
+  assert.deepEqual(ends.map((g) => g.data.length), [50, 0]);
+  assert.ok(text.every((g) => g.meta.offset === 0 && g.meta.bytesleft === 0));
+  assert.ok(got.some((g) => g.meta.flags === WS.PING), "the ping in between");
+  const binary = got.filter((g) => g.meta.flags & WS.BINARY);
+  assert.equal(td(new Uint8Array(binary.flatMap((g) => g.data))), "xyz");
+  // Decoded text is UTF-8 checked; the extension's errors close the
+  // connection with its close code.
+  for (const [payload, closeCode] of [["\xff", 1007], ["a!", 1007]] as const) {
+    const q = new Protocol({ role: "client", extension: new Repeat(3) });
+    const bytes = new Uint8Array([...payload].map((c) => c.charCodeAt(0)));
+    assert.throws(() => run(q, f(1, bytes, { rsv: 2 })), (e) => {
+      assert.ok(e instanceof WebSocketError);
+      return e.closeCode === closeCode;
+    });
+    const close = sent(q.takeOutput());
+    assert.deepEqual(close[0].payload, [closeCode >> 8, closeCode & 0xff]);
+  }
+  // Sending: RSV2 on the first frame of an encoded message only.
+  const s = new Protocol({ role: "server", extension: new Repeat(2) });
+  const frames = ([["aabb", WS.TEXT | WS.CONT], ["cc", WS.TEXT], [
+    "d",
+    WS.TEXT, // too short for the extension: as it is
+  ]] as const).map(([data, flags]) => {
+    const { payload, rsv } = s.compress(te.encode(data), flags);
+    const frame = s.encode(payload, flags, 0, undefined, rsv);
+    return [frame[0].toString(16), td(frame.subarray(2))];
+  });
+  assert.deepEqual(frames, [["21", "ab"], ["80", "c"], ["81", "d"]]);
+});
+
+function td(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}

@@ -153,7 +153,7 @@ export class PieceReader {
     // What does not fit the caller's buffer waits for the next call.
     if (data.length > max) this.#source.unread(data.subarray(max));
     const piece = data.length > max ? data.subarray(0, max) : data;
-    return { data: piece, meta: rawMeta(piece.length), rsv: 0 };
+    return { data: piece, meta: rawMeta(piece.length) };
   }
 
   /** A protocol violation found while reading: send our close, then reject. */
