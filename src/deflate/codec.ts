@@ -16,9 +16,7 @@ import {
 import { Deflater } from "./deflater.ts";
 import { Inflater, MAX_STEP } from "./inflater.ts";
 import { loadZlib, zlibLoaded } from "./zlib.ts";
-
-/** Default limit of inflated bytes per message, as for `maxMessageSize`. */
-const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+import { DEFAULT_MAX_MESSAGE_SIZE } from "../limits.ts";
 
 /** Options of {@linkcode PerMessageDeflate}. */
 export interface PerMessageDeflateOptions {
