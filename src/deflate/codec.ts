@@ -39,13 +39,17 @@ export interface PerMessageDeflateOptions {
  *
  * @example Round trip
  * ```ts
- * import { PerMessageDeflate } from "./codec.ts";
+ * import assert from "node:assert/strict";
+ * import { loadCompression, PerMessageDeflate } from "./codec.ts";
  * import type { DeflateParams } from "./params.ts";
+ *
+ * assert.ok(await loadCompression(), "this runtime's zlib works synchronously");
  * const params: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
  * const client = new PerMessageDeflate(params, "client", { threshold: 0 });
  * const server = new PerMessageDeflate(params, "server");
  * const payload = client.deflate(new TextEncoder().encode("Hello"))!; // send with RSV1
- * const chunks = server.inflate(payload, true);                       // → ["Hello" bytes]
+ * const chunks = server.inflate(payload, true);
+ * assert.equal(chunks.map((c) => new TextDecoder().decode(c)).join(""), "Hello");
  * client.close();
  * server.close();
  * ```
