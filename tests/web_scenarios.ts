@@ -161,4 +161,14 @@ export function describeClose(payload: Uint8Array): string {
   return `code=${code} reason=${new TextDecoder().decode(payload.subarray(2))}`;
 }
 
+/** The DOMException name `f` throws, "none", or another error's name with "!". */
+export function thrown(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof DOMException ? e.name : `${(e as Error).name}!`;
+  }
+  return "none";
+}
+
 export { closePayload, OP };

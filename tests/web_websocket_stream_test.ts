@@ -9,18 +9,9 @@ import assert from "node:assert/strict";
 import { WebSocketStream, WebSocketStreamError } from "../mod.ts";
 import { finish, within } from "./helpers.ts";
 import { OP, startScriptedServer } from "./servers/scripted.ts";
-import { echoUntilClose, logClientClose } from "./web_scenarios.ts";
+import { echoUntilClose, logClientClose, thrown } from "./web_scenarios.ts";
 
 const MiB = 1024 * 1024;
-
-function thrown(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof DOMException ? e.name : `${(e as Error).name}!`;
-  }
-  return "none";
-}
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {

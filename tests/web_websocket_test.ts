@@ -13,6 +13,7 @@ import {
   type Record,
   runScenario,
   type Scenario,
+  thrown,
   type WebSocketClass,
 } from "./web_scenarios.ts";
 import { DENO, finish, within } from "./helpers.ts";
@@ -226,16 +227,6 @@ for (const scenario of s.scenarios) {
 }
 
 // ---------------------------------------------- argument checks (both classes)
-
-/** The DOMException name `f` throws, or "none". */
-function thrown(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof DOMException ? e.name : `${(e as Error).name}!`;
-  }
-  return "none";
-}
 
 // Ported from wpt websockets/Create-invalid-urls.any.js, Create-wrong-scheme,
 // Create-non-absolute-url, Create-url-with-space, Create-protocol-with-space,
