@@ -14,6 +14,10 @@
  *
  * {@linkcode acceptWebSocket} plays the server side on a `Deno.Conn`.
  *
+ * Code written for the web platform switches with one import: the WHATWG
+ * {@linkcode WebSocket} and {@linkcode WebSocketStream} interfaces run on the
+ * same connection and take every {@linkcode ConnectOptions} option.
+ *
  * Permissions: `--allow-net` for the hosts you connect to (plus
  * `--allow-read`, `--allow-write` and `--allow-net=unix:/path` for a Unix
  * socket).
@@ -69,3 +73,17 @@ export {
   type PerMessageDeflateOptions,
 } from "./src/deflate.ts";
 export type { Role } from "./src/protocol.ts";
+export {
+  WebSocket,
+  type WebSocketData,
+  type WebSocketEventHandler,
+  type WebSocketEventMap,
+  type WebSocketOptions,
+} from "./src/web/websocket.ts";
+export {
+  type WebSocketCloseInfo,
+  type WebSocketOpenInfo,
+  WebSocketStream,
+  WebSocketStreamError,
+  type WebSocketStreamOptions,
+} from "./src/web/websocket_stream.ts";
