@@ -44,6 +44,8 @@ export interface Config {
   oneMessage: boolean;
   execute: string[];
   wait?: number;
+  /** After stdin EOF wait this long (ms) before closing; negative: until the peer closes. */
+  eofWait?: number;
   maxMessages?: number;
   base64: boolean;
   head: boolean;
@@ -284,10 +286,30 @@ function usage(message: string): CliError {
 function seconds(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const s = Number(value);
-  if (value.trim() === "" || !Number.isFinite(s) || s < 0) {
+  if (value.trim() === "" || !Number.isFinite(s)) {
     throw usage(`--${flag} needs a number of seconds, got "${value}"`);
   }
+  if (s < 0) throw usage(`--${flag} cannot be negative, got "${value}"`);
   return Math.round(s * 1000);
+}
+
+/** Like `seconds`, but 0 means no limit (curl's --connect-timeout 0). */
+function limit(flag: string, value: string | undefined): number | undefined {
+  const ms = seconds(flag, value);
+  return ms === 0 ? undefined : ms;
+}
+
+/** Like `seconds`, but negative values are allowed (they mean "no limit"). */
+function signedSeconds(
+  flag: string,
+  value: string | undefined,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const s = Number(value);
+  if (value.trim() === "" || !Number.isFinite(s)) {
+    throw usage(`--${flag} needs a number of seconds, got "${value}"`);
+  }
+  return s < 0 ? -1 : Math.round(s * 1000);
 }
 
 /** Like `seconds`, but 0 is refused (a 0 s ping period would spin). */
@@ -356,9 +378,39 @@ export function normalizeUrl(value: string): string {
 }
 
 /**
- * Close codes an endpoint may send (RFC 6455 §7.4). The library checks this
- * too, but only when the close is sent; checking here fails before connecting.
+ * `--eof-wait -1` as `--eof-wait=-1`: parseArgs calls a value starting with
+ * a dash ambiguous (it could be the short flag -1), but after a flag that
+ * takes a value, a negative number can only be that value.
  */
+function joinNegativeValues(args: string[]): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    if (spec.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (spec.short) takesValue.add(`-${spec.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (
+      takesValue.has(args[i]) && next !== undefined && /^-\d/.test(next)
+    ) {
+      // Short flags take their value glued on: -w-1.
+      out.push(
+        args[i].startsWith("--") ? `${args[i]}=${next}` : args[i] + next,
+      );
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+    if (args[i] === "--") {
+      out.push(...args.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
 /** Parses the command line; throws a usage {@linkcode CliError} when it is wrong. */
 export function parseCommandLine(args: string[]): Config {
   const options: Record<
@@ -372,7 +424,12 @@ export function parseCommandLine(args: string[]): Config {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: joinNegativeValues(args),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     // parseArgs explains over several lines; the first says what is wrong.
     throw usage((e as Error).message.split("\n")[0].split(". ")[0]);
@@ -468,8 +525,8 @@ export function parseCommandLine(args: string[]): Config {
     proxy,
     unixSocket: str("unix-socket"),
     cacert: str("cacert"),
-    connectTimeout: seconds("connect-timeout", str("connect-timeout")),
-    maxTime: seconds("max-time", str("max-time")),
+    connectTimeout: limit("connect-timeout", str("connect-timeout")),
+    maxTime: limit("max-time", str("max-time")),
     followRedirects: bool("location")
       ? integer("max-redirs", str("max-redirs"), 0) ?? DEFAULT_REDIRECTS
       : 0,
@@ -487,6 +544,7 @@ export function parseCommandLine(args: string[]): Config {
     oneMessage: bool("one-message"),
     execute: list("execute"),
     wait: seconds("wait", str("wait")),
+    eofWait: signedSeconds("eof-wait", str("eof-wait")),
     maxMessages: integer("max-messages", str("max-messages"), 1),
     base64: bool("base64"),
     head: bool("head"),

@@ -29,6 +29,8 @@ export type PrintMode =
 export interface ReceiverHooks {
   /** A whole data message was received; `count` is how many so far. */
   onMessage(count: number): void;
+  /** A data piece (raw mode: a chunk) of `size` bytes arrived. */
+  onData(size: number): void;
   /** A pong arrived. */
   onPong(): void;
   /** The peer's close frame arrived. */
@@ -126,6 +128,7 @@ export class Receiver {
   ): Promise<void> => {
     const mode = this.#options.mode;
     if (mode === "raw") {
+      this.#hooks.onData(data.length);
       await this.#out.write(data);
       return;
     }
@@ -133,6 +136,7 @@ export class Receiver {
       await this.#control(data, meta);
       return;
     }
+    this.#hooks.onData(data.length);
     const last = meta.bytesleft === 0 && (meta.flags & WS.CONT) === 0;
     const limit = this.#options.limit;
     if (limit !== undefined && this.messages >= limit) return;

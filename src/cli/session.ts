@@ -32,6 +32,15 @@ export interface SessionOutcome {
 }
 
 const END: unique symbol = Symbol("end");
+/**
+ * After stdin EOF, by default: close once as many messages came back as
+ * were sent, or once nothing arrived for this long. A peer may answer our
+ * close at once and drop the replies it still had queued (RFC 6455 §5.5.1),
+ * so closing right at EOF lost replies of request/response servers.
+ */
+export const REPLY_QUIET_MS = 1000;
+/** -n: after EOF keep receiving; close when nothing arrived for this long. */
+export const NO_CLOSE_IDLE_MS = 10_000;
 const decoder = new TextDecoder();
 /** Close codes that mean "all is well" when the peer closes. */
 const NORMAL_CLOSE = new Set([1000, 1001, 1005]);
@@ -60,6 +69,14 @@ export class Session {
   #timers: ReturnType<typeof setTimeout>[] = [];
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #sending = false;
+  /** Data messages we sent (raw mode: bytes), to know when replies are in. */
+  #sent = 0;
+  /** Raw mode: bytes received. */
+  #receivedBytes = 0;
+  /** Data arrived since the last quiet-period check. */
+  #active = false;
+  /** Woken at every whole message (and raw chunk) received. */
+  #arrival: PromiseWithResolvers<void> | null = null;
 
   /**
    * `abort` must be the controller whose signal the connection was opened
@@ -88,8 +105,16 @@ export class Session {
       out,
       {
         onMessage: (count) => {
+          this.#arrived();
           if (limit !== undefined && count >= limit && !this.#sending) {
             this.close(cfg.closeCode, cfg.closeReason);
+          }
+        },
+        onData: (size) => {
+          this.#active = true;
+          if (cfg.raw) {
+            this.#receivedBytes += size;
+            this.#arrived();
           }
         },
         onPong: () => {
@@ -202,25 +227,21 @@ export class Session {
     for (const message of cfg.execute) {
       if (cfg.verbose) this.#out.trace(`> ${JSON.stringify(message)}`);
       await conn.send(message);
-    }
-    if (cfg.wait !== undefined) {
-      this.#timers.push(setTimeout(
-        () => this.close(cfg.closeCode, cfg.closeReason),
-        cfg.wait,
-      ));
+      this.#sent++;
     }
     const input = this.#input;
-    if (input === null) return;
+    if (input === null) {
+      // Nothing more to send (--echo): only -w ends the session.
+      if (cfg.wait !== undefined) await this.#endOfInput(ended);
+      return;
+    }
     await this.#out.showPrompt();
     for (;;) {
       const unit = await Promise.race([input.next(), ended]);
       if (unit === END || this.#closing) return;
       input.take();
       if (unit === null) {
-        // -w decides when to close; otherwise EOF does, unless -n.
-        if (!cfg.noClose && cfg.wait === undefined && !cfg.oneMessage) {
-          this.close(cfg.closeCode, cfg.closeReason);
-        }
+        if (!cfg.oneMessage) await this.#endOfInput(ended);
         return;
       }
       this.#sending = true;
@@ -247,30 +268,119 @@ export class Session {
     }
   }
 
+  /**
+   * Stdin has ended (or, with --echo, the -x messages are sent): wait as
+   * the flags say, then close. Waiting for replies first matters: a peer
+   * may answer our close at once and drop what it had not sent yet.
+   */
+  async #endOfInput(ended: Promise<typeof END>): Promise<void> {
+    const cfg = this.#cfg;
+    const wait = cfg.eofWait ?? cfg.wait;
+    if (cfg.maxMessages !== undefined) {
+      // --max-messages closes when the last one arrives (see onMessage).
+      const max = cfg.maxMessages;
+      const done = () => this.#receiver.messages >= max;
+      if (!done()) {
+        // The Nth message closes (onMessage); a wait only bounds that.
+        if (wait === undefined || wait < 0) return;
+        await this.#waitFor(done, undefined, wait, ended);
+      }
+    } else if (wait !== undefined) {
+      if (wait < 0) return; // until the peer closes
+      await this.#waitFor(() => false, undefined, wait, ended);
+    } else if (cfg.noClose) {
+      if (
+        await this.#waitFor(() => false, NO_CLOSE_IDLE_MS, undefined, ended)
+      ) {
+        this.#out.note(
+          `nothing received for ${
+            NO_CLOSE_IDLE_MS / 1000
+          } s after the end of input (-n); closing`,
+        );
+      }
+    } else {
+      const replied = () =>
+        cfg.raw
+          ? this.#receivedBytes >= this.#sent
+          : this.#receiver.messages >= this.#sent;
+      await this.#waitFor(replied, REPLY_QUIET_MS, undefined, ended);
+    }
+    this.close(cfg.closeCode, cfg.closeReason);
+  }
+
+  /**
+   * Resolves when `done()` holds, `quietMs` pass without data arriving,
+   * `deadlineMs` pass, or the connection ends. True when it went quiet.
+   */
+  async #waitFor(
+    done: () => boolean,
+    quietMs: number | undefined,
+    deadlineMs: number | undefined,
+    ended: Promise<typeof END>,
+  ): Promise<boolean> {
+    const deadline = deadlineMs === undefined
+      ? Infinity
+      : performance.now() + deadlineMs;
+    this.#active = false;
+    for (;;) {
+      if (done() || this.#closing) return false;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      const sleep = Math.min(left, quietMs ?? Infinity);
+      this.#arrival ??= Promise.withResolvers<void>();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"timeout">((resolve) => {
+        if (sleep !== Infinity) timer = setTimeout(resolve, sleep, "timeout");
+      });
+      const woke = await Promise.race([this.#arrival.promise, timeout, ended]);
+      clearTimeout(timer);
+      if (woke === END) return false;
+      if (woke === "timeout" && quietMs !== undefined && sleep === quietMs) {
+        // Quiet for a whole period? Data inside it starts another one.
+        if (!this.#active) return true;
+        this.#active = false;
+      }
+    }
+  }
+
+  #arrived(): void {
+    const waiter = this.#arrival;
+    if (waiter !== null) {
+      this.#arrival = null;
+      waiter.resolve();
+    }
+  }
+
   async #sendUnit(unit: Uint8Array): Promise<void> {
     const cfg = this.#cfg;
     const conn = this.#conn;
     if (cfg.raw) {
       await conn.send(unit);
+      this.#sent += unit.length;
       return;
     }
     if (cfg.binary) {
       await conn.send(unit, WS.BINARY);
+      this.#sent++;
       return;
     }
     const line = cfg.keepNewlines ? unit : stripNewline(unit);
     if (cfg.base64) {
       const bytes = fromBase64(decoder.decode(line));
       await conn.send(bytes, WS.BINARY);
+      this.#sent++;
       return;
     }
     const text = decoder.decode(line);
     if (cfg.slash && text.startsWith("/")) {
-      if (text.startsWith("//")) await conn.send(text.slice(1));
-      else await this.#command(text);
+      if (text.startsWith("//")) {
+        await conn.send(text.slice(1));
+        this.#sent++;
+      } else await this.#command(text);
       return;
     }
     await conn.send(text);
+    this.#sent++;
   }
 
   async #command(text: string): Promise<void> {
@@ -302,6 +412,7 @@ export class Session {
       }
       case "/binary":
         await conn.send(fromBase64(rest), WS.BINARY);
+        this.#sent++;
         return;
       case "/close": {
         const m = /^(?:(\d+)(?:\s+(.*))?)?$/.exec(rest);
