@@ -119,13 +119,13 @@ export const FLAGS: Record<string, FlagSpec> = {
   "connect-timeout": {
     type: "string",
     arg: "S",
-    help: "limit connect + TLS + upgrade to S seconds",
+    help: "limit connect + TLS + upgrade to S seconds (0: no limit)",
   },
   "max-time": {
     type: "string",
     short: "m",
     arg: "S",
-    help: "limit the whole run to S seconds (client mode)",
+    help: "limit the whole run to S seconds (client mode; 0: no limit)",
   },
   "location": {
     type: "boolean",
@@ -169,7 +169,14 @@ export const FLAGS: Record<string, FlagSpec> = {
   "no-close": {
     type: "boolean",
     short: "n",
-    help: "at stdin EOF keep receiving until the peer closes",
+    help:
+      "at stdin EOF keep receiving until the peer closes (or 10 s pass with nothing received)",
+  },
+  "eof-wait": {
+    type: "string",
+    arg: "S",
+    help:
+      "at stdin EOF wait S seconds, then close (nc -q); negative: until the peer closes",
   },
   "slash": {
     type: "boolean",
@@ -206,12 +213,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     short: "w",
     arg: "S",
-    help: "close S seconds after open (stdin EOF then does not close)",
+    help: "wscat's spelling of --eof-wait S (counted from the end of input)",
   },
   "max-messages": {
     type: "string",
     arg: "N",
-    help: "close after N received messages",
+    help:
+      "close after N received messages; stdin EOF waits for them (bounded by --eof-wait)",
   },
   "base64": {
     type: "boolean",
