@@ -42,10 +42,12 @@ export async function main(args: string[]): Promise<number> {
   }
   if (cfg.help) {
     await quietOut.write(helpText());
+    await quietOut.flush();
     return ExitCode.OK;
   }
   if (cfg.version) {
     await quietOut.write(`wsnc ${VERSION}\n`);
+    await quietOut.flush();
     return ExitCode.OK;
   }
 
@@ -90,5 +92,7 @@ export async function main(args: string[]): Promise<number> {
     return report.code;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
+    // The process exits next: what is still queued (stderr too) goes first.
+    await output.flush().catch(() => {});
   }
 }
