@@ -6,13 +6,15 @@
  */
 
 import {
+  CloseCode,
   flagNames,
   type FrameMeta,
   type WebSocketConnection,
+  WebSocketError,
   WS,
 } from "../../mod.ts";
+import { MessageBuffer } from "../message_buffer.ts";
 import { CliError, ExitCode } from "./exit.ts";
-import { concat } from "./input.ts";
 import type { Output } from "./output.ts";
 
 /** How received data is printed. */
@@ -108,8 +110,8 @@ export class Receiver {
   #hooks: ReceiverHooks;
   /** Inside a message: its first piece has been printed. */
   #inMessage = false;
-  #parts: Uint8Array[] = [];
-  #size = 0;
+  /** --echo, --base64: the message so far, one buffer (no copy per piece). */
+  #message = new MessageBuffer(MAX_ASSEMBLED);
   /** Text pieces may split a UTF-8 sequence; JSON needs whole characters. */
   #jsonText = new TextDecoder();
 
@@ -145,11 +147,11 @@ export class Receiver {
     } else if (
       mode === "echo" || (mode === "base64" && meta.flags & WS.BINARY)
     ) {
-      this.#collect(data);
+      if (!this.#message.append(data, meta.bytesleft)) {
+        this.#tooBig(conn);
+      }
       if (last) {
-        const whole = concat(this.#parts);
-        this.#parts = [];
-        this.#size = 0;
+        const whole = this.#message.take();
         if (mode === "echo") {
           await conn.send(whole, meta.flags & (WS.TEXT | WS.BINARY));
         } else {
@@ -177,15 +179,14 @@ export class Receiver {
     }
   };
 
-  #collect(data: Uint8Array): void {
-    this.#size += data.length;
-    if (this.#size > MAX_ASSEMBLED) {
-      throw new CliError(
-        ExitCode.PROTOCOL,
-        `message larger than ${MAX_ASSEMBLED} bytes`,
-      );
-    }
-    this.#parts.push(data.slice());
+  /**
+   * A message past the limit: close with 1009 as the library does for its
+   * own maxMessageSize (RFC 6455 §7.4.1), then fail with the same error.
+   */
+  #tooBig(conn: WebSocketConnection): never {
+    const why = `message larger than ${MAX_ASSEMBLED} bytes`;
+    conn.close(CloseCode.MESSAGE_TOO_BIG, "message too big").catch(() => {});
+    throw new WebSocketError("MESSAGE_TOO_BIG", why);
   }
 
   async #json(data: Uint8Array, meta: FrameMeta, last: boolean) {
