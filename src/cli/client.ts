@@ -11,6 +11,7 @@ import {
   WebSocketError,
 } from "../../mod.ts";
 import type { Config } from "./args.ts";
+import { escapeControls } from "./escape.ts";
 import { CliError, ExitCode, reportError } from "./exit.ts";
 import type { InputSource } from "./input.ts";
 import type { Output } from "./output.ts";
@@ -110,8 +111,11 @@ async function printHead(
   statusText: string | undefined,
   headers: Headers,
 ): Promise<void> {
-  let text = statusLine(status, statusText) + "\r\n";
-  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  // The head is metadata, not message data: escaped even when piped.
+  let text = escapeControls(statusLine(status, statusText), true) + "\r\n";
+  for (const [name, value] of headers) {
+    text += escapeControls(`${name}: ${value}`, true) + "\r\n";
+  }
   await out.write(text + "\r\n");
 }
 

@@ -59,6 +59,7 @@ export async function main(args: string[]): Promise<number> {
   const output = new Output(Deno.stdout.writable, Deno.stderr, {
     prompt,
     quiet: cfg.quiet,
+    terminal: isTerminal(Deno.stdout),
   });
   const mode: InputMode = cfg.oneMessage
     ? "all"

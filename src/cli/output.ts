@@ -5,6 +5,8 @@
  * @module
  */
 
+import { escapeControls } from "./escape.ts";
+
 const encoder = new TextEncoder();
 /** Return to column 0 and clear the line: makes room for an incoming message. */
 const CLEAR_LINE = "\r\x1b[K";
@@ -15,6 +17,11 @@ export interface OutputOptions {
   prompt: boolean;
   /** Suppress status notes (errors are still printed). */
   quiet: boolean;
+  /**
+   * Stdout is a terminal: received text is shown with its control
+   * characters escaped (piped stdout gets the data as it is).
+   */
+  terminal?: boolean;
 }
 
 /** A byte sink for diagnostics, e.g. `Deno.stderr`. */
@@ -41,6 +48,7 @@ export class Output {
   #stderr: SyncSink;
   #prompt: boolean;
   #quiet: boolean;
+  #terminal: boolean;
   #buf = new Uint8Array(BATCH);
   #len = 0;
   /** Sealed output in order: stdout batches, and stderr lines behind them. */
@@ -62,6 +70,12 @@ export class Output {
     this.#stderr = stderr;
     this.#prompt = options.prompt;
     this.#quiet = options.quiet;
+    this.#terminal = options.terminal ?? false;
+  }
+
+  /** Stdout is a terminal (see {@linkcode OutputOptions.terminal}). */
+  get terminal(): boolean {
+    return this.#terminal;
   }
 
   /** True in interactive (prompt) mode. */
@@ -166,8 +180,14 @@ export class Output {
     this.#stderrLine(`wsnc: ${line}`);
   }
 
+  /**
+   * Every stderr line is escaped here, once for all callers: status text,
+   * header names and values, close reasons and error messages carry text
+   * the peer chose.
+   */
   #stderrLine(line: string): void {
-    const text = (this.#prompt ? CLEAR_LINE : "") + line + "\n";
+    const text = (this.#prompt ? CLEAR_LINE : "") + escapeControls(line, true) +
+      "\n";
     const bytes = encoder.encode(text);
     if (this.#len > 0 || this.#queue.length > 0 || this.#pump !== null) {
       // Behind the stdout bytes written before it.

@@ -14,6 +14,7 @@ import {
   WS,
 } from "../../mod.ts";
 import { MessageBuffer } from "../message_buffer.ts";
+import { escapeControls } from "./escape.ts";
 import { CliError, ExitCode } from "./exit.ts";
 import type { Output } from "./output.ts";
 
@@ -99,6 +100,42 @@ function showPayload(payload: Uint8Array): string {
     : ` base64:${toBase64(payload)}`;
 }
 
+/** How many bytes of a binary message a terminal shows in hex. */
+const HEX_PREVIEW = 32;
+
+/**
+ * A binary message for a terminal, `[binary 12 B] 00 01 02 …`: raw bytes
+ * would be invisible or taken as terminal commands.
+ */
+export class HexPreview {
+  #head = new Uint8Array(HEX_PREVIEW);
+  #kept = 0;
+  #size = 0;
+
+  /** Counts a piece and keeps what the preview shows of it. */
+  add(piece: Uint8Array): void {
+    const room = HEX_PREVIEW - this.#kept;
+    if (room > 0) {
+      const part = piece.subarray(0, room);
+      this.#head.set(part, this.#kept);
+      this.#kept += part.length;
+    }
+    this.#size += piece.length;
+  }
+
+  /** The preview line of the message so far; starts the next message. */
+  take(): string {
+    const hex = Array.from(
+      this.#head.subarray(0, this.#kept),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join(" ");
+    const more = this.#size > this.#kept ? " …" : "";
+    const line = `[binary ${this.#size} B]${hex ? " " + hex : ""}${more}`;
+    this.#kept = this.#size = 0;
+    return line;
+  }
+}
+
 /** Handles every piece delivered by `conn.perform()`. */
 export class Receiver {
   /** --text: binary messages shown as UTF-8 text. */
@@ -112,6 +149,10 @@ export class Receiver {
   #inMessage = false;
   /** --echo, --base64: the message so far, one buffer (no copy per piece). */
   #message = new MessageBuffer(MAX_ASSEMBLED);
+  /** Text shown on a terminal, decoded across pieces, then escaped. */
+  #terminalText = new TextDecoder();
+  /** Binary messages shown on a terminal as one hexdump line. */
+  #hex = new HexPreview();
   /** Text pieces may split a UTF-8 sequence; JSON needs whole characters. */
   #jsonText = new TextDecoder();
 
@@ -167,7 +208,17 @@ export class Receiver {
       this.#inMessage = true;
       if (mode === "text" && meta.flags & WS.BINARY) {
         const text = this.#binaryAsText.decode(data, { stream: !last });
-        await this.#out.write(new TextEncoder().encode(text));
+        await this.#out.write(this.#shown(text));
+      } else if (this.#out.terminal && mode === "lines") {
+        if (meta.flags & WS.BINARY) this.#hex.add(data);
+        else {
+          await this.#out.write(
+            this.#shown(this.#terminalText.decode(data, { stream: !last })),
+          );
+        }
+        if (last && meta.flags & WS.BINARY) {
+          await this.#out.write(this.#hex.take());
+        }
       } else {
         await this.#out.write(data);
       }
@@ -178,6 +229,11 @@ export class Receiver {
       this.#hooks.onMessage(++this.messages);
     }
   };
+
+  /** Text for stdout: escaped when stdout is a terminal. */
+  #shown(text: string): string {
+    return this.#out.terminal ? escapeControls(text) : text;
+  }
 
   /**
    * A message past the limit: close with 1009 as the library does for its
