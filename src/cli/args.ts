@@ -370,9 +370,15 @@ export function parseListen(
 
 /** Accepts ws/wss/http/https URLs; a bare `host:port/path` gets `ws://`. */
 export function normalizeUrl(value: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
-    ? value
-    : `ws://${value}`;
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+  // A bare word (no scheme, port, path or dot) is more likely a typo or a
+  // misplaced argument than a host on port 80.
+  if (!hasScheme && /^[^.:/\[\]]+$/.test(value) && value !== "localhost") {
+    throw usage(
+      `"${value}" is not a WebSocket URL (write ws://${value}:PORT/ if it is a host)`,
+    );
+  }
+  const withScheme = hasScheme ? value : `ws://${value}`;
   let url: URL;
   try {
     url = new URL(withScheme);
@@ -450,6 +456,20 @@ export function parseCommandLine(args: string[]): Config {
   const help = bool("help"), version = bool("version");
   // Headers first: a URL swallowed by -H is reported as such, not as "missing URL".
   const headers = list("header").map(parseHeader);
+  // Likewise a URL taken as the value of -w, -m, --chunk-size...
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const value = v[name];
+    if (
+      spec.type === "string" && (spec.arg === "S" || spec.arg === "N") &&
+      typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
+    ) {
+      throw usage(
+        `--${name} needs ${
+          spec.arg === "S" ? "a number of seconds" : "a whole number"
+        }, got the URL ${value}`,
+      );
+    }
+  }
   const positionals = parsed.positionals;
   const listenSpec = str("listen");
   const urlArgs = [...positionals];

@@ -27,10 +27,14 @@ export interface ModeContext {
   onInterrupt: (() => void) | null;
 }
 
-/** Reads `--cacert`; a missing file is a usage error. */
+/**
+ * Reads `--cacert`; a missing file, or one without a certificate in it (a
+ * key, say), is a usage error naming the file.
+ */
 async function readCaCert(path: string): Promise<string> {
+  let pem: string;
   try {
-    return await Deno.readTextFile(path);
+    pem = await Deno.readTextFile(path);
   } catch (e) {
     if (
       e instanceof Deno.errors.NotCapable ||
@@ -46,6 +50,41 @@ async function readCaCert(path: string): Promise<string> {
       `cannot read --cacert ${path}: ${(e as Error).message}`,
     );
   }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new CliError(
+      ExitCode.USAGE,
+      `--cacert ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)${
+        /PRIVATE KEY-----/.test(pem) ? "; it is a private key" : ""
+      }`,
+    );
+  }
+  return pem;
+}
+
+/**
+ * A Unix socket needs three permissions; name every missing one at once
+ * rather than one per run.
+ */
+function unixSocketPermissions(path: string): CliError | null {
+  const needed: [Deno.PermissionDescriptor, string][] = [
+    [{ name: "read", path }, `--allow-read=${path}`],
+    [{ name: "write", path }, `--allow-write=${path}`],
+    [{ name: "net", host: `unix:${path}` }, `--allow-net=unix:${path}`],
+  ];
+  const missing = needed.filter(([descriptor]) => {
+    try {
+      return Deno.permissions.querySync(descriptor).state !== "granted";
+    } catch {
+      return true;
+    }
+  }).map(([, flag]) => flag);
+  if (missing.length === 0) return null;
+  return new CliError(
+    ExitCode.ERROR,
+    `connecting to unix:${path} needs permissions: run with ${
+      missing.join(" ")
+    }`,
+  );
 }
 
 /** The library options the flags ask for. */
@@ -63,7 +102,11 @@ export async function connectOptions(
   if (cfg.origin !== undefined) options.origin = cfg.origin;
   if (cfg.user) options.auth = cfg.user;
   if (cfg.proxy !== undefined) options.proxy = cfg.proxy;
-  if (cfg.unixSocket !== undefined) options.unixSocket = cfg.unixSocket;
+  if (cfg.unixSocket !== undefined) {
+    const denied = unixSocketPermissions(cfg.unixSocket);
+    if (denied) throw denied;
+    options.unixSocket = cfg.unixSocket;
+  }
   if (cfg.cacert !== undefined) {
     options.caCerts = [await readCaCert(cfg.cacert)];
   }

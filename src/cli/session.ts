@@ -29,6 +29,8 @@ export interface SessionOutcome {
   error?: unknown;
   /** Raw mode: there are no close frames; the end of the stream is normal. */
   raw: boolean;
+  /** Input lines were refused (bad --base64, unknown /command): exit 2. */
+  badInput: boolean;
 }
 
 const END: unique symbol = Symbol("end");
@@ -69,6 +71,7 @@ export class Session {
   #timers: ReturnType<typeof setTimeout>[] = [];
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #sending = false;
+  #badInput = false;
   /** Data messages we sent (raw mode: bytes), to know when replies are in. */
   #sent = 0;
   /** Raw mode: bytes received. */
@@ -195,6 +198,7 @@ export class Session {
       interrupted: this.#interrupted,
       error,
       raw: this.#cfg.raw,
+      badInput: this.#badInput,
     };
   }
 
@@ -252,6 +256,7 @@ export class Session {
         const usage = e instanceof CliError ||
           (e instanceof WebSocketError && e.code === "INVALID_ARGUMENT");
         if (!usage) throw e;
+        this.#badInput = true;
         this.#out.error((e as Error).message);
       } finally {
         this.#sending = false;
@@ -436,6 +441,16 @@ export class Session {
  * the close code and reason, or the error.
  */
 export function sessionExitCode(
+  outcome: SessionOutcome,
+  out: Output,
+  peerName: string,
+): number {
+  const code = closingExitCode(outcome, out, peerName);
+  // The connection went well, but not all of the input could be sent.
+  return code === ExitCode.OK && outcome.badInput ? ExitCode.USAGE : code;
+}
+
+function closingExitCode(
   outcome: SessionOutcome,
   out: Output,
   peerName: string,
