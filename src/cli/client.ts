@@ -201,6 +201,8 @@ export async function runClient(
     if (cfg.verbose) {
       traceConnect(cfg, out);
       options.onRequest = (head) => traceRequest(out, head);
+    } else if (out.interactive) {
+      out.note(`connecting to ${cfg.url} ...`);
     }
     let conn: WebSocketConnection;
     try {
@@ -215,6 +217,11 @@ export async function runClient(
     const { status, headers } = conn.response;
     if (cfg.verbose) traceResponse(out, status, undefined, headers);
     if (cfg.head) await printHead(out, status, undefined, headers);
+    out.note(
+      `connected to ${cfg.url}${
+        conn.protocol ? ` (subprotocol ${conn.protocol})` : ""
+      }`,
+    );
     if (cfg.verbose && conn.protocol) {
       out.trace(`* subprotocol: ${conn.protocol}`);
     }

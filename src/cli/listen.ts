@@ -22,6 +22,33 @@ export function formatAddr(addr: Deno.Addr): string {
     : `${addr.hostname}:${addr.port}`;
 }
 
+/**
+ * -v: the 101 we answered. The library does not hand out the response as
+ * written, so it is rebuilt from what was agreed (names as we send them).
+ */
+async function traceResponse(
+  out: Output,
+  key: string,
+  conn: { protocol: string; extensions: string },
+  extra: [string, string][],
+): Promise<void> {
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+  );
+  const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+  out.trace("> HTTP/1.1 101 Switching Protocols");
+  out.trace("> Upgrade: websocket");
+  out.trace("> Connection: Upgrade");
+  out.trace(`> Sec-WebSocket-Accept: ${accept}`);
+  if (conn.protocol) out.trace(`> Sec-WebSocket-Protocol: ${conn.protocol}`);
+  if (conn.extensions) {
+    out.trace(`> Sec-WebSocket-Extensions: ${conn.extensions}`);
+  }
+  for (const [name, value] of extra) out.trace(`> ${name}: ${value}`);
+  out.trace(">");
+}
+
 function traceRequest(out: Output, head: RequestHead, from: string): void {
   out.trace(`* upgrade request from ${from}`);
   out.trace(`< ${head.method} ${head.target} ${head.version}`);
@@ -69,6 +96,7 @@ export async function runListen(
   const serve = async (tcp: Deno.Conn): Promise<number> => {
     const from = formatAddr(tcp.remoteAddr);
     const controller = new AbortController();
+    let key = "";
     let conn;
     try {
       conn = await acceptWebSocket(tcp, {
@@ -79,7 +107,10 @@ export async function runListen(
         rawMode: cfg.raw,
         compression: cfg.compress,
         onRequest: cfg.verbose
-          ? (head) => traceRequest(out, head, from)
+          ? (head) => {
+            key = head.headers.get("sec-websocket-key") ?? "";
+            traceRequest(out, head, from);
+          }
           : undefined,
       });
     } catch (e) {
@@ -87,6 +118,7 @@ export async function runListen(
       out.error(`upgrade from ${from} failed: ${report.lines.join(": ")}`);
       return report.code;
     }
+    if (cfg.verbose) await traceResponse(out, key, conn, cfg.headers);
     out.note(
       `connection from ${from}${
         conn.protocol ? ` (subprotocol ${conn.protocol})` : ""
@@ -108,10 +140,24 @@ export async function runListen(
   };
 
   let last: number = ExitCode.OK;
+  // Stdin feeds the clients: when it ends before one connects (Ctrl-D,
+  // </dev/null), there is nothing to serve, so stop at once.
+  const input = !cfg.echo && !cfg.noClose ? ctx.input : null;
   while (!stopping) {
     let tcp: Deno.Conn;
     try {
-      tcp = await listener.accept();
+      const accepted = listener.accept();
+      const first = input === null ? await accepted : await Promise.race([
+        accepted,
+        input.next().then((unit) => unit === null ? null : accepted),
+      ]);
+      if (first === null) {
+        accepted.catch(() => {}); // rejected when the listener closes
+        input!.take();
+        out.note("end of input with no client connected; not listening");
+        break;
+      }
+      tcp = first;
     } catch {
       break; // the listener was closed (SIGINT)
     }

@@ -49,6 +49,8 @@ export class Output {
   #prompt: boolean;
   #quiet: boolean;
   #terminal: boolean;
+  /** Interactive: the "> " prompt is on screen, waiting for input. */
+  #promptShown = false;
   #buf = new Uint8Array(BATCH);
   #len = 0;
   /** Sealed output in order: stdout batches, and stderr lines behind them. */
@@ -152,16 +154,21 @@ export class Output {
 
   /** Shows the input prompt (interactive mode only). */
   async showPrompt(): Promise<void> {
-    if (this.#prompt) await this.write("> ");
+    if (!this.#prompt) return;
+    this.#promptShown = true;
+    await this.write("> ");
   }
 
   /** Starts printing a received message. */
   async beginMessage(): Promise<void> {
-    if (this.#prompt) await this.write(CLEAR_LINE + "< ");
+    if (!this.#prompt) return;
+    this.#promptShown = false;
+    await this.write(CLEAR_LINE + "< ");
   }
 
   /** Ends a printed message with a newline (and a fresh prompt). */
   async endMessage(): Promise<void> {
+    if (this.#prompt) this.#promptShown = true;
     await this.write(this.#prompt ? "\n> " : "\n");
   }
 
@@ -194,9 +201,11 @@ export class Output {
       this.#seal();
       this.#queue.push({ err: bytes });
       this.#drain().catch(() => {});
-      return;
+    } else {
+      this.#writeStderr(bytes);
     }
-    this.#writeStderr(bytes);
+    // The line took the prompt's place on screen: show the prompt again.
+    if (this.#promptShown) this.write("> ").catch(() => {});
   }
 
   #writeStderr(bytes: Uint8Array): void {

@@ -268,17 +268,19 @@ export class Receiver {
     if (mode === "json") await this.#json(data, meta, true);
     if (meta.flags & WS.CLOSE) {
       if (verbose) {
-        this.#out.trace(`< CLOSE ${whole ? describeClose(data) : ""}`);
+        this.#out.trace(
+          `* received CLOSE${whole ? " " + describeClose(data) : ""}`,
+        );
       }
       if (meta.bytesleft === 0) this.#hooks.onClose();
       return;
     }
     const name = meta.flags & WS.PING ? "PING" : "PONG";
     if (verbose || showPingPong) {
-      this.#out.trace(`< ${name}${showPayload(data)}`);
+      this.#out.trace(`* received ${name}${showPayload(data)}`);
       // The library answers pings itself (auto-pong); show that too.
       if (verbose && name === "PING" && whole) {
-        this.#out.trace(`> PONG${showPayload(data)}`);
+        this.#out.trace(`* sent PONG${showPayload(data)} (automatic)`);
       }
     }
     if (meta.flags & WS.PONG && meta.bytesleft === 0) this.#hooks.onPong();

@@ -152,7 +152,7 @@ export class Session {
     if (this.#closedBy === "none") this.#closedBy = "us";
     if (this.#cfg.verbose) {
       this.#out.trace(
-        `> CLOSE ${code}${reason ? " " + JSON.stringify(reason) : ""}`,
+        `* sent CLOSE ${code}${reason ? " " + JSON.stringify(reason) : ""}`,
       );
     }
     this.#conn.close(code, reason).catch((e) => {
@@ -213,7 +213,7 @@ export class Session {
   #ping(): void {
     const cfg = this.#cfg;
     if (this.#closing) return;
-    if (cfg.verbose) this.#out.trace("> PING");
+    if (cfg.verbose) this.#out.trace("* sent PING");
     this.#conn.send("", WS.PING).catch(() => {});
     if (cfg.pingTimeout !== undefined && this.#pongTimer === undefined) {
       const seconds = cfg.pingTimeout / 1000;
@@ -229,7 +229,7 @@ export class Session {
     const cfg = this.#cfg;
     const conn = this.#conn;
     for (const message of cfg.execute) {
-      if (cfg.verbose) this.#out.trace(`> ${JSON.stringify(message)}`);
+      if (cfg.verbose) this.#out.trace(`* sent ${JSON.stringify(message)}`);
       await conn.send(message);
       this.#sent++;
     }
@@ -408,7 +408,7 @@ export class Session {
         }
         const ping = name === "/ping";
         trace(
-          `> ${ping ? "PING" : "PONG"}${
+          `* sent ${ping ? "PING" : "PONG"}${
             rest ? " " + JSON.stringify(rest) : ""
           }`,
         );
