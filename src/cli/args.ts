@@ -246,6 +246,17 @@ export const FLAGS: Record<string, FlagSpec> = {
     short: "q",
     help: "no status lines on stderr (errors still)",
   },
+  "trace": {
+    type: "string",
+    arg: "FILE",
+    help:
+      "log the handshake and every frame both ways with a hex dump to FILE (- : stderr)",
+  },
+  "trace-ascii": {
+    type: "string",
+    arg: "FILE",
+    help: "like --trace, with the data as text only (curl's --trace-ascii)",
+  },
   "compress": {
     type: "boolean",
     help: "offer permessage-deflate compression (listen: accept it)",
