@@ -47,6 +47,8 @@ export interface Config {
   /** After stdin EOF wait this long (ms) before closing; negative: until the peer closes. */
   eofWait?: number;
   maxMessages?: number;
+  /** --trace / --trace-ascii: where ("-" is stderr) and whether text only. */
+  trace?: { path: string; ascii: boolean };
   base64: boolean;
   head: boolean;
   showPingPong: boolean;
@@ -509,6 +511,10 @@ export function parseCommandLine(args: string[]): Config {
   exclusive("raw", "text");
   exclusive("raw", "one-message");
   exclusive("raw", "compress");
+  if (str("trace") !== undefined && str("trace-ascii") !== undefined) {
+    throw usage("--trace and --trace-ascii exclude each other");
+  }
+  const tracePath = str("trace") ?? str("trace-ascii");
   for (const flag of ["echo", "once"]) {
     if (bool(flag) && mode !== "listen") {
       throw usage(`--${flag} needs --listen`);
@@ -585,6 +591,9 @@ export function parseCommandLine(args: string[]): Config {
     wait: seconds("wait", str("wait")),
     eofWait: signedSeconds("eof-wait", str("eof-wait")),
     maxMessages: integer("max-messages", str("max-messages"), 1),
+    trace: tracePath === undefined
+      ? undefined
+      : { path: tracePath, ascii: str("trace") === undefined },
     base64: bool("base64"),
     head: bool("head"),
     showPingPong: bool("show-ping-pong"),

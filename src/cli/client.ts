@@ -16,6 +16,7 @@ import { CliError, ExitCode, reportError } from "./exit.ts";
 import type { InputSource } from "./input.ts";
 import type { Output } from "./output.ts";
 import { Session, sessionExitCode } from "./session.ts";
+import { type Trace, traceFor } from "./trace.ts";
 
 /** What the CLI's entry point hands to a mode. */
 export interface ModeContext {
@@ -148,6 +149,17 @@ function statusLine(status: number, statusText?: string): string {
 }
 
 /** `-I`: the response head on stdout, like `curl -I`. */
+/** The response head as text (rebuilt: the library keeps no raw copy). */
+function responseHead(
+  status: number,
+  statusText: string | undefined,
+  headers: Headers,
+): string {
+  let text = statusLine(status, statusText) + "\r\n";
+  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  return text + "\r\n";
+}
+
 async function printHead(
   out: Output,
   status: number,
@@ -155,11 +167,8 @@ async function printHead(
   headers: Headers,
 ): Promise<void> {
   // The head is metadata, not message data: escaped even when piped.
-  let text = escapeControls(statusLine(status, statusText), true) + "\r\n";
-  for (const [name, value] of headers) {
-    text += escapeControls(`${name}: ${value}`, true) + "\r\n";
-  }
-  await out.write(text + "\r\n");
+  const lines = responseHead(status, statusText, headers).split("\r\n");
+  await out.write(lines.map((l) => escapeControls(l, true)).join("\r\n"));
 }
 
 function traceResponse(
@@ -198,23 +207,28 @@ export async function runClient(
   }
   try {
     const options = await connectOptions(cfg, controller.signal);
-    if (cfg.verbose) {
-      traceConnect(cfg, out);
-      options.onRequest = (head) => traceRequest(out, head);
-    } else if (out.interactive) {
-      out.note(`connecting to ${cfg.url} ...`);
+    const trace: Trace | null = traceFor(cfg.trace, "client");
+    if (cfg.verbose) traceConnect(cfg, out);
+    else if (out.interactive) out.note(`connecting to ${cfg.url} ...`);
+    if (cfg.verbose || trace) {
+      options.onRequest = (head) => {
+        if (cfg.verbose) traceRequest(out, head);
+        trace?.head("send", head);
+      };
     }
     let conn: WebSocketConnection;
     try {
       conn = await connect(cfg.url, options);
     } catch (e) {
       if (e instanceof WebSocketError && e.headers && e.status !== undefined) {
+        trace?.head("recv", responseHead(e.status, e.statusText, e.headers));
         if (cfg.verbose) traceResponse(out, e.status, e.statusText, e.headers);
         if (cfg.head) await printHead(out, e.status, e.statusText, e.headers);
       }
       throw e;
     }
     const { status, headers } = conn.response;
+    trace?.head("recv", responseHead(status, undefined, headers));
     if (cfg.verbose) traceResponse(out, status, undefined, headers);
     if (cfg.head) await printHead(out, status, undefined, headers);
     out.note(
@@ -228,7 +242,7 @@ export async function runClient(
     if (cfg.verbose && conn.extensions) {
       out.trace(`* extensions: ${conn.extensions}`);
     }
-    session = new Session(conn, cfg, ctx.input, out, controller);
+    session = new Session(conn, cfg, ctx.input, out, controller, trace);
     const outcome = await session.run();
     return sessionExitCode(outcome, out, "server");
   } catch (e) {

@@ -9,7 +9,8 @@ import { acceptWebSocket, type RequestHead } from "../../mod.ts";
 import type { Config } from "./args.ts";
 import type { ModeContext } from "./client.ts";
 import { ExitCode, reportError } from "./exit.ts";
-import type { Output } from "./output.ts";
+import type { Output, SyncSink } from "./output.ts";
+import { openTraceSink, Trace } from "./trace.ts";
 import { Session, sessionExitCode } from "./session.ts";
 
 /** `host:port`, with brackets for IPv6. */
@@ -23,30 +24,38 @@ export function formatAddr(addr: Deno.Addr): string {
 }
 
 /**
- * -v: the 101 we answered. The library does not hand out the response as
- * written, so it is rebuilt from what was agreed (names as we send them).
+ * The 101 we answered, line by line. The library does not hand out the
+ * response as written, so it is rebuilt from what was agreed.
  */
-async function traceResponse(
-  out: Output,
+async function responseLines(
   key: string,
   conn: { protocol: string; extensions: string },
   extra: [string, string][],
-): Promise<void> {
+): Promise<string[]> {
   const digest = await crypto.subtle.digest(
     "SHA-1",
     new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
   );
   const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
-  out.trace("> HTTP/1.1 101 Switching Protocols");
-  out.trace("> Upgrade: websocket");
-  out.trace("> Connection: Upgrade");
-  out.trace(`> Sec-WebSocket-Accept: ${accept}`);
-  if (conn.protocol) out.trace(`> Sec-WebSocket-Protocol: ${conn.protocol}`);
+  const lines = [
+    "HTTP/1.1 101 Switching Protocols",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Accept: ${accept}`,
+  ];
+  if (conn.protocol) lines.push(`Sec-WebSocket-Protocol: ${conn.protocol}`);
   if (conn.extensions) {
-    out.trace(`> Sec-WebSocket-Extensions: ${conn.extensions}`);
+    lines.push(`Sec-WebSocket-Extensions: ${conn.extensions}`);
   }
-  for (const [name, value] of extra) out.trace(`> ${name}: ${value}`);
-  out.trace(">");
+  for (const [name, value] of extra) lines.push(`${name}: ${value}`);
+  return lines;
+}
+
+/** The request head as text, for --trace. */
+function requestText(head: RequestHead): string {
+  let text = `${head.method} ${head.target} ${head.version}\r\n`;
+  for (const [name, value] of head.headers) text += `${name}: ${value}\r\n`;
+  return text + "\r\n";
 }
 
 function traceRequest(out: Output, head: RequestHead, from: string): void {
@@ -80,6 +89,13 @@ export async function runListen(
     );
     return report.code === ExitCode.OK ? ExitCode.ERROR : report.code;
   }
+  let traceSink: SyncSink | null;
+  try {
+    traceSink = cfg.trace ? openTraceSink(cfg.trace.path) : null;
+  } catch (e) {
+    listener.close();
+    throw e;
+  }
   out.note(`listening on ws://${formatAddr(listener.addr)}/`);
 
   const sessions = new Set<Session>();
@@ -96,6 +112,7 @@ export async function runListen(
   const serve = async (tcp: Deno.Conn): Promise<number> => {
     const from = formatAddr(tcp.remoteAddr);
     const controller = new AbortController();
+    const trace = traceSink && new Trace(traceSink, cfg.trace!.ascii, "server");
     let key = "";
     let conn;
     try {
@@ -106,10 +123,11 @@ export async function runListen(
         closeTimeout: cfg.closeTimeout,
         rawMode: cfg.raw,
         compression: cfg.compress,
-        onRequest: cfg.verbose
+        onRequest: cfg.verbose || trace
           ? (head) => {
             key = head.headers.get("sec-websocket-key") ?? "";
-            traceRequest(out, head, from);
+            if (cfg.verbose) traceRequest(out, head, from);
+            trace?.head("recv", requestText(head));
           }
           : undefined,
       });
@@ -118,7 +136,13 @@ export async function runListen(
       out.error(`upgrade from ${from} failed: ${report.lines.join(": ")}`);
       return report.code;
     }
-    if (cfg.verbose) await traceResponse(out, key, conn, cfg.headers);
+    if (cfg.verbose || trace) {
+      const lines = await responseLines(key, conn, cfg.headers);
+      if (cfg.verbose) {
+        for (const line of [...lines, ""]) out.trace(`> ${line}`.trimEnd());
+      }
+      trace?.head("send", lines.join("\r\n") + "\r\n\r\n");
+    }
     out.note(
       `connection from ${from}${
         conn.protocol ? ` (subprotocol ${conn.protocol})` : ""
@@ -130,6 +154,7 @@ export async function runListen(
       cfg.echo ? null : ctx.input,
       out,
       controller,
+      trace,
     );
     sessions.add(session);
     try {

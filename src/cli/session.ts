@@ -16,6 +16,7 @@ import { CliError, ExitCode, reportError } from "./exit.ts";
 import { type InputSource, stripNewline } from "./input.ts";
 import type { Output } from "./output.ts";
 import { fromBase64, type PrintMode, Receiver } from "./receiver.ts";
+import type { Trace } from "./trace.ts";
 
 /** How a session ended. */
 export interface SessionOutcome {
@@ -65,6 +66,7 @@ export class Session {
   #out: Output;
   #abort: AbortController;
   #receiver: Receiver;
+  #trace: Trace | null;
   #closing = false;
   #closedBy: "us" | "peer" | "none" = "none";
   #interrupted = false;
@@ -91,8 +93,11 @@ export class Session {
     input: InputSource | null,
     out: Output,
     abort: AbortController,
+    trace: Trace | null = null,
   ) {
     this.#conn = conn;
+    this.#trace = trace;
+    trace?.watch(conn);
     this.#cfg = cfg;
     this.#input = input;
     this.#out = out;
@@ -167,7 +172,14 @@ export class Session {
   /** Runs the session until the connection is closed. */
   async run(): Promise<SessionOutcome> {
     const cfg = this.#cfg;
-    const performing = this.#conn.perform(this.#receiver.onFrame);
+    const trace = this.#trace;
+    const onFrame = this.#receiver.onFrame;
+    const performing = this.#conn.perform(
+      trace === null ? onFrame : (data, meta, conn) => {
+        trace.received(data, meta);
+        return onFrame(data, meta, conn);
+      },
+    );
     const ended: Promise<typeof END> = performing.then(() => END, () => END);
     this.#startTimers();
     const sending = this.#send(ended).catch((e) => {
@@ -310,6 +322,10 @@ export class Session {
           : this.#receiver.messages >= this.#sent;
       await this.#waitFor(replied, REPLY_QUIET_MS, undefined, ended);
     }
+    // The last reply woke us from inside the perform() callback; close
+    // once it has returned, so that perform() reads the peer's answer (and
+    // -v / --trace show it).
+    await new Promise((resolve) => setTimeout(resolve, 0));
     this.close(cfg.closeCode, cfg.closeReason);
   }
 
