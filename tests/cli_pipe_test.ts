@@ -9,7 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import { assertSameBytes } from "./helpers.ts";
+import { assertSameBytes, finish } from "./helpers.ts";
+import { startScriptedServer } from "./servers/scripted.ts";
+import { startDenoEchoServer } from "./servers/echo.ts";
 import { randomBytes, runCli } from "./cli_helpers.ts";
 import { noteSkip, pythonSkipReason, startPythonEcho } from "./peers/python.ts";
 
@@ -101,3 +103,56 @@ for (
     );
   });
 }
+
+// ------------------------------------------- the EOF flags, on any server
+
+Deno.test("cli pipe: --eof-wait S waits S seconds after EOF for a slow reply", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await peer.readMessage();
+    // Later than the default 1 s quiet period.
+    await new Promise((r) => setTimeout(r, 1300));
+    await peer.sendText("late");
+    await peer.expectClose();
+    await peer.sendClose(1000);
+  });
+  try {
+    const run = await runCli(["--eof-wait", "2.5", server.url], "q\n");
+    assert.equal(run.code, 0, run.err);
+    assert.equal(run.out, "late\n");
+  } finally {
+    await finish(server);
+  }
+});
+
+Deno.test("cli pipe: --max-messages N holds the EOF close until N arrived", async () => {
+  const server = startScriptedServer(async (peer) => {
+    await peer.accept();
+    await new Promise((r) => setTimeout(r, 300));
+    await peer.sendText("one");
+    await new Promise((r) => setTimeout(r, 300));
+    await peer.sendText("two");
+    await peer.expectClose();
+    await peer.sendClose(1000);
+  });
+  try {
+    const run = await runCli(["--max-messages", "2", server.url], "");
+    assert.equal(run.code, 0, run.err);
+    assert.equal(run.out, "one\ntwo\n");
+    assert.match(run.err, /\* closed: 1000/);
+  } finally {
+    await finish(server);
+  }
+});
+
+Deno.test("cli pipe: -n against a server that never closes ends after 10 s of silence", async () => {
+  const server = await startDenoEchoServer();
+  try {
+    const run = await runCli(["-n", server.url], "hi\n");
+    assert.equal(run.code, 0, run.err);
+    assert.equal(run.out, "hi\n");
+    assert.match(run.err, /nothing received for 10 s after the end of input/);
+  } finally {
+    await server.close();
+  }
+});

@@ -78,8 +78,8 @@ export class Session {
   #sent = 0;
   /** Raw mode: bytes received. */
   #receivedBytes = 0;
-  /** Data arrived since the last quiet-period check. */
-  #active = false;
+  /** When the last data piece arrived (performance.now()). */
+  #lastData = 0;
   /** Woken at every whole message (and raw chunk) received. */
   #arrival: PromiseWithResolvers<void> | null = null;
 
@@ -119,7 +119,7 @@ export class Session {
           }
         },
         onData: (size) => {
-          this.#active = true;
+          this.#lastData = performance.now();
           if (cfg.raw) {
             this.#receivedBytes += size;
             this.#arrived();
@@ -339,15 +339,19 @@ export class Session {
     deadlineMs: number | undefined,
     ended: Promise<typeof END>,
   ): Promise<boolean> {
-    const deadline = deadlineMs === undefined
-      ? Infinity
-      : performance.now() + deadlineMs;
-    this.#active = false;
+    const start = performance.now();
+    const deadline = deadlineMs === undefined ? Infinity : start + deadlineMs;
+    // Quiet since the later of the start and the last data piece.
+    const quietEnd = () =>
+      quietMs === undefined
+        ? Infinity
+        : Math.max(start, this.#lastData) + quietMs;
     for (;;) {
       if (done() || this.#closing) return false;
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      const sleep = Math.min(left, quietMs ?? Infinity);
+      const now = performance.now();
+      if (now >= deadline) return false;
+      if (now >= quietEnd()) return true;
+      const sleep = Math.min(deadline, quietEnd()) - now;
       this.#arrival ??= Promise.withResolvers<void>();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<"timeout">((resolve) => {
@@ -356,11 +360,6 @@ export class Session {
       const woke = await Promise.race([this.#arrival.promise, timeout, ended]);
       clearTimeout(timer);
       if (woke === END) return false;
-      if (woke === "timeout" && quietMs !== undefined && sleep === quietMs) {
-        // Quiet for a whole period? Data inside it starts another one.
-        if (!this.#active) return true;
-        this.#active = false;
-      }
     }
   }
 
