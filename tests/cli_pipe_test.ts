@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { assertSameBytes, finish } from "./helpers.ts";
-import { startScriptedServer } from "./servers/scripted.ts";
+import { ReadTimeoutError, startScriptedServer } from "./servers/scripted.ts";
 import { startDenoEchoServer } from "./servers/echo.ts";
 import { randomBytes, runCli } from "./cli_helpers.ts";
 import { noteSkip, pythonSkipReason, startPythonEcho } from "./peers/python.ts";
@@ -128,7 +128,8 @@ Deno.test("cli pipe: --eof-wait S waits S seconds after EOF for a slow reply", a
 Deno.test("cli pipe: --max-messages N holds the EOF close until N arrived", async () => {
   const server = startScriptedServer(async (peer) => {
     await peer.accept();
-    await new Promise((r) => setTimeout(r, 300));
+    // stdin is at EOF already: no close may come before the two messages.
+    await assert.rejects(peer.readFrame(300), ReadTimeoutError);
     await peer.sendText("one");
     await new Promise((r) => setTimeout(r, 300));
     await peer.sendText("two");
