@@ -58,7 +58,11 @@ export interface Config {
   oneMessage: boolean;
   execute: string[];
   wait?: number;
+  /** After stdin EOF wait this long (ms) before closing; negative: until the peer closes. */
+  eofWait?: number;
   maxMessages?: number;
+  /** --trace / --trace-ascii: where ("-" is stderr) and whether text only. */
+  trace?: { path: string; ascii: boolean };
   base64: boolean;
   head: boolean;
   showPingPong: boolean;
@@ -167,7 +171,7 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     short: "m",
     arg: "S",
-    help: "limit the whole run to S seconds (client mode)",
+    help: "limit the whole run to S seconds (client mode; 0: no limit)",
   },
   "location": {
     type: "boolean",
@@ -211,7 +215,14 @@ export const FLAGS: Record<string, FlagSpec> = {
   "no-close": {
     type: "boolean",
     short: "n",
-    help: "at stdin EOF keep receiving until the peer closes",
+    help:
+      "at stdin EOF keep receiving until the peer closes (or 10 s pass with nothing received)",
+  },
+  "eof-wait": {
+    type: "string",
+    arg: "S",
+    help:
+      "at stdin EOF wait S seconds, then close (nc -q); negative: until the peer closes",
   },
   "slash": {
     type: "boolean",
@@ -248,12 +259,13 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     short: "w",
     arg: "S",
-    help: "close S seconds after open (stdin EOF then does not close)",
+    help: "wscat's spelling of --eof-wait S (counted from the end of input)",
   },
   "max-messages": {
     type: "string",
     arg: "N",
-    help: "close after N received messages",
+    help:
+      "close after N received messages; stdin EOF waits for them (bounded by --eof-wait)",
   },
   "base64": {
     type: "boolean",
@@ -279,6 +291,17 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "boolean",
     short: "q",
     help: "no status lines on stderr (errors still)",
+  },
+  "trace": {
+    type: "string",
+    arg: "FILE",
+    help:
+      "log the handshake and every frame both ways with a hex dump to FILE (- : stderr)",
+  },
+  "trace-ascii": {
+    type: "string",
+    arg: "FILE",
+    help: "like --trace, with the data as text only (curl's --trace-ascii)",
   },
   "compress": {
     type: "boolean",
@@ -329,10 +352,30 @@ function usage(message: string): CliError {
 function seconds(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const s = Number(value);
-  if (value.trim() === "" || !Number.isFinite(s) || s < 0) {
+  if (value.trim() === "" || !Number.isFinite(s)) {
     throw usage(`--${flag} needs a number of seconds, got "${value}"`);
   }
+  if (s < 0) throw usage(`--${flag} cannot be negative, got "${value}"`);
   return Math.round(s * 1000);
+}
+
+/** Like `seconds`, but 0 means no limit (curl's --connect-timeout 0). */
+function limit(flag: string, value: string | undefined): number | undefined {
+  const ms = seconds(flag, value);
+  return ms === 0 ? undefined : ms;
+}
+
+/** Like `seconds`, but negative values are allowed (they mean "no limit"). */
+function signedSeconds(
+  flag: string,
+  value: string | undefined,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const s = Number(value);
+  if (value.trim() === "" || !Number.isFinite(s)) {
+    throw usage(`--${flag} needs a number of seconds, got "${value}"`);
+  }
+  return s < 0 ? -1 : Math.round(s * 1000);
 }
 
 /** Like `seconds`, but 0 is refused (a 0 s ping period would spin). */
@@ -385,9 +428,15 @@ export function parseListen(
 
 /** Accepts ws/wss/http/https URLs; a bare `host:port/path` gets `ws://`. */
 export function normalizeUrl(value: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
-    ? value
-    : `ws://${value}`;
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+  // A bare word (no scheme, port, path or dot) is more likely a typo or a
+  // misplaced argument than a host on port 80.
+  if (!hasScheme && /^[^.:/\[\]]+$/.test(value) && value !== "localhost") {
+    throw usage(
+      `"${value}" is not a WebSocket URL (write ws://${value}:PORT/ if it is a host)`,
+    );
+  }
+  const withScheme = hasScheme ? value : `ws://${value}`;
   let url: URL;
   try {
     url = new URL(withScheme);
@@ -401,9 +450,39 @@ export function normalizeUrl(value: string): string {
 }
 
 /**
- * Close codes an endpoint may send (RFC 6455 §7.4). The library checks this
- * too, but only when the close is sent; checking here fails before connecting.
+ * `--eof-wait -1` as `--eof-wait=-1`: parseArgs calls a value starting with
+ * a dash ambiguous (it could be the short flag -1), but after a flag that
+ * takes a value, a negative number can only be that value.
  */
+function joinNegativeValues(args: string[]): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    if (spec.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (spec.short) takesValue.add(`-${spec.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (
+      takesValue.has(args[i]) && next !== undefined && /^-\d/.test(next)
+    ) {
+      // Short flags take their value glued on: -w-1.
+      out.push(
+        args[i].startsWith("--") ? `${args[i]}=${next}` : args[i] + next,
+      );
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+    if (args[i] === "--") {
+      out.push(...args.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
 /** Parses the command line; throws a usage {@linkcode CliError} when it is wrong. */
 export function parseCommandLine(commandLine: string[]): Config {
   const { args, execArgs } = splitBridgeArgs(commandLine);
@@ -418,7 +497,12 @@ export function parseCommandLine(commandLine: string[]): Config {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: joinNegativeValues(args),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     // parseArgs explains over several lines; the first says what is wrong.
     throw usage((e as Error).message.split("\n")[0].split(". ")[0]);
@@ -431,6 +515,20 @@ export function parseCommandLine(commandLine: string[]): Config {
   const help = bool("help"), version = bool("version");
   // Headers first: a URL swallowed by -H is reported as such, not as "missing URL".
   const headers = list("header").map(parseHeader);
+  // Likewise a URL taken as the value of -w, -m, --chunk-size...
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const value = v[name];
+    if (
+      spec.type === "string" && (spec.arg === "S" || spec.arg === "N") &&
+      typeof value === "string" && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)
+    ) {
+      throw usage(
+        `--${name} needs ${
+          spec.arg === "S" ? "a number of seconds" : "a whole number"
+        }, got the URL ${value}`,
+      );
+    }
+  }
   const positionals = parsed.positionals;
   const listenSpec = str("listen");
   const urlArgs = [...positionals];
@@ -459,6 +557,10 @@ export function parseCommandLine(commandLine: string[]): Config {
   exclusive("raw", "text");
   exclusive("raw", "one-message");
   exclusive("raw", "compress");
+  if (str("trace") !== undefined && str("trace-ascii") !== undefined) {
+    throw usage("--trace and --trace-ascii exclude each other");
+  }
+  const tracePath = str("trace") ?? str("trace-ascii");
   for (const flag of ["echo", "once"]) {
     // --from-tcp listens too: --once serves its first TCP connection.
     const listens = mode === "listen" ||
@@ -527,7 +629,7 @@ export function parseCommandLine(commandLine: string[]): Config {
     resolve: list("resolve"),
     connectTo: list("connect-to"),
     connectTimeout: seconds("connect-timeout", str("connect-timeout")),
-    maxTime: seconds("max-time", str("max-time")),
+    maxTime: limit("max-time", str("max-time")),
     followRedirects: bool("location")
       ? integer("max-redirs", str("max-redirs"), 0) ?? DEFAULT_REDIRECTS
       : 0,
@@ -545,7 +647,11 @@ export function parseCommandLine(commandLine: string[]): Config {
     oneMessage: bool("one-message"),
     execute: list("execute"),
     wait: seconds("wait", str("wait")),
+    eofWait: signedSeconds("eof-wait", str("eof-wait")),
     maxMessages: integer("max-messages", str("max-messages"), 1),
+    trace: tracePath === undefined
+      ? undefined
+      : { path: tracePath, ascii: str("trace") === undefined },
     base64: bool("base64"),
     head: bool("head"),
     showPingPong: bool("show-ping-pong"),

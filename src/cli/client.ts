@@ -11,10 +11,12 @@ import {
   WebSocketError,
 } from "../../mod.ts";
 import type { Config } from "./args.ts";
+import { escapeControls } from "./escape.ts";
 import { CliError, ExitCode, reportError } from "./exit.ts";
 import type { InputSource } from "./input.ts";
 import type { Output } from "./output.ts";
 import { Session, sessionExitCode, type SessionOutcome } from "./session.ts";
+import { type Trace, traceFor } from "./trace.ts";
 
 /** What the CLI's entry point hands to a mode. */
 export interface ModeContext {
@@ -28,10 +30,15 @@ export interface ModeContext {
   outcome?: SessionOutcome;
 }
 
-/** Reads the PEM file of `--flag`; a missing file is a usage error. */
+/**
+ * Reads the PEM file of `--flag`; a missing file, or one without what the
+ * flag needs in it (a certificate, or for --key a private key), is a usage
+ * error naming the file.
+ */
 async function readPemFile(flag: string, path: string): Promise<string> {
+  let pem: string;
   try {
-    return await Deno.readTextFile(path);
+    pem = await Deno.readTextFile(path);
   } catch (e) {
     if (
       e instanceof Deno.errors.NotCapable ||
@@ -47,6 +54,48 @@ async function readPemFile(flag: string, path: string): Promise<string> {
       `cannot read --${flag} ${path}: ${(e as Error).message}`,
     );
   }
+  if (flag === "key") {
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+      throw new CliError(
+        ExitCode.USAGE,
+        `--key ${path} holds no PEM private key (-----BEGIN PRIVATE KEY-----)`,
+      );
+    }
+  } else if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new CliError(
+      ExitCode.USAGE,
+      `--${flag} ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)${
+        /PRIVATE KEY-----/.test(pem) ? "; it is a private key" : ""
+      }`,
+    );
+  }
+  return pem;
+}
+
+/**
+ * A Unix socket needs three permissions; name every missing one at once
+ * rather than one per run.
+ */
+function unixSocketPermissions(path: string): CliError | null {
+  const needed: [Deno.PermissionDescriptor, string][] = [
+    [{ name: "read", path }, `--allow-read=${path}`],
+    [{ name: "write", path }, `--allow-write=${path}`],
+    [{ name: "net", host: `unix:${path}` }, `--allow-net=unix:${path}`],
+  ];
+  const missing = needed.filter(([descriptor]) => {
+    try {
+      return Deno.permissions.querySync(descriptor).state !== "granted";
+    } catch {
+      return true;
+    }
+  }).map(([, flag]) => flag);
+  if (missing.length === 0) return null;
+  return new CliError(
+    ExitCode.ERROR,
+    `connecting to unix:${path} needs permissions: run with ${
+      missing.join(" ")
+    }`,
+  );
 }
 
 /** The library options the flags ask for. */
@@ -68,7 +117,11 @@ export async function connectOptions(
   if (cfg.proxyCacert !== undefined) {
     options.proxyCaCerts = [await readPemFile("proxy-cacert", cfg.proxyCacert)];
   }
-  if (cfg.unixSocket !== undefined) options.unixSocket = cfg.unixSocket;
+  if (cfg.unixSocket !== undefined) {
+    const denied = unixSocketPermissions(cfg.unixSocket);
+    if (denied) throw denied;
+    options.unixSocket = cfg.unixSocket;
+  }
   if (cfg.cacert !== undefined) {
     options.caCerts = [await readPemFile("cacert", cfg.cacert)];
   }
@@ -116,15 +169,26 @@ function statusLine(status: number, statusText?: string): string {
 }
 
 /** `-I`: the response head on stdout, like `curl -I`. */
+/** The response head as text (rebuilt: the library keeps no raw copy). */
+function responseHead(
+  status: number,
+  statusText: string | undefined,
+  headers: Headers,
+): string {
+  let text = statusLine(status, statusText) + "\r\n";
+  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  return text + "\r\n";
+}
+
 async function printHead(
   out: Output,
   status: number,
   statusText: string | undefined,
   headers: Headers,
 ): Promise<void> {
-  let text = statusLine(status, statusText) + "\r\n";
-  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
-  await out.write(text + "\r\n");
+  // The head is metadata, not message data: escaped even when piped.
+  const lines = responseHead(status, statusText, headers).split("\r\n");
+  await out.write(lines.map((l) => escapeControls(l, true)).join("\r\n"));
 }
 
 function traceResponse(
@@ -163,30 +227,42 @@ export async function runClient(
   }
   try {
     const options = await connectOptions(cfg, controller.signal);
-    if (cfg.verbose) {
-      traceConnect(cfg, out);
-      options.onRequest = (head) => traceRequest(out, head);
+    const trace: Trace | null = traceFor(cfg.trace, "client");
+    if (cfg.verbose) traceConnect(cfg, out);
+    else if (out.interactive) out.note(`connecting to ${cfg.url} ...`);
+    if (cfg.verbose || trace) {
+      options.onRequest = (head) => {
+        if (cfg.verbose) traceRequest(out, head);
+        trace?.head("send", head);
+      };
     }
     let conn: WebSocketConnection;
     try {
       conn = await connect(cfg.url, options);
     } catch (e) {
       if (e instanceof WebSocketError && e.headers && e.status !== undefined) {
+        trace?.head("recv", responseHead(e.status, e.statusText, e.headers));
         if (cfg.verbose) traceResponse(out, e.status, e.statusText, e.headers);
         if (cfg.head) await printHead(out, e.status, e.statusText, e.headers);
       }
       throw e;
     }
     const { status, headers } = conn.response;
+    trace?.head("recv", responseHead(status, undefined, headers));
     if (cfg.verbose) traceResponse(out, status, undefined, headers);
     if (cfg.head) await printHead(out, status, undefined, headers);
+    out.note(
+      `connected to ${cfg.url}${
+        conn.protocol ? ` (subprotocol ${conn.protocol})` : ""
+      }`,
+    );
     if (cfg.verbose && conn.protocol) {
       out.trace(`* subprotocol: ${conn.protocol}`);
     }
     if (cfg.verbose && conn.extensions) {
       out.trace(`* extensions: ${conn.extensions}`);
     }
-    session = new Session(conn, cfg, ctx.input, out, controller);
+    session = new Session(conn, cfg, ctx.input, out, controller, trace);
     const outcome = await session.run();
     ctx.outcome = outcome;
     return sessionExitCode(outcome, out, "server");

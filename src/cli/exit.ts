@@ -86,6 +86,44 @@ function unwrapAbort(e: WebSocketError): WebSocketError {
     : e;
 }
 
+/**
+ * What rustls' certificate and record errors mean for the person at the
+ * keyboard, and what to try. The raw reason is printed after the sentence.
+ */
+const TLS_HINTS: [RegExp, string][] = [
+  [
+    /CaUsedAsEndEntity/,
+    "the server's certificate is itself a CA certificate (CA:TRUE, often a self-signed test certificate); certificate checks refuse that: give the server a certificate signed by that CA, or skip the check for this host (see --help, certificate checks)",
+  ],
+  [
+    /UnknownIssuer|UnknownCA|self.signed/i,
+    "the server's certificate is not signed by a CA this machine trusts: pass that CA with --cacert FILE",
+  ],
+  [
+    /InvalidContentType|corrupt message|wrong version number/i,
+    "the server did not answer with TLS: is that port speaking TLS? (use ws:// for a plain port)",
+  ],
+  [
+    /NotValidForName|CertNotValidForName|not valid for name/i,
+    "the server's certificate is not valid for this host name",
+  ],
+  [
+    /Expired/i,
+    "the server's certificate has expired (or this machine's clock is wrong)",
+  ],
+  [
+    /NotValidYet/i,
+    "the server's certificate is not valid yet (or this machine's clock is wrong)",
+  ],
+];
+
+function tlsLines(message: string): string[] {
+  for (const [pattern, sentence] of TLS_HINTS) {
+    if (pattern.test(message)) return [sentence, `(${message})`];
+  }
+  return [message];
+}
+
 /** Maps any thrown value to an exit code and the lines to print. */
 export function reportError(err: unknown): ErrorReport {
   if (err instanceof CliError) {
@@ -108,6 +146,7 @@ export function reportError(err: unknown): ErrorReport {
       }
       return { code, lines };
     }
+    if (e.code === "TLS_ERROR") return { code, lines: tlsLines(e.message) };
     return { code, lines: [e.message] };
   }
   if (err instanceof Deno.errors.BrokenPipe) {

@@ -9,7 +9,8 @@ import { acceptWebSocket, type RequestHead } from "../../mod.ts";
 import type { Config } from "./args.ts";
 import type { ModeContext } from "./client.ts";
 import { ExitCode, reportError } from "./exit.ts";
-import type { Output } from "./output.ts";
+import type { Output, SyncSink } from "./output.ts";
+import { openTraceSink, Trace } from "./trace.ts";
 import { Session, sessionExitCode } from "./session.ts";
 import { listenBridge } from "./bridge/modes.ts";
 
@@ -21,6 +22,41 @@ export function formatAddr(addr: Deno.Addr): string {
   return addr.hostname.includes(":")
     ? `[${addr.hostname}]:${addr.port}`
     : `${addr.hostname}:${addr.port}`;
+}
+
+/**
+ * The 101 we answered, line by line. The library does not hand out the
+ * response as written, so it is rebuilt from what was agreed.
+ */
+async function responseLines(
+  key: string,
+  conn: { protocol: string; extensions: string },
+  extra: [string, string][],
+): Promise<string[]> {
+  const digest = await crypto.subtle.digest(
+    "SHA-1",
+    new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+  );
+  const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+  const lines = [
+    "HTTP/1.1 101 Switching Protocols",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    `Sec-WebSocket-Accept: ${accept}`,
+  ];
+  if (conn.protocol) lines.push(`Sec-WebSocket-Protocol: ${conn.protocol}`);
+  if (conn.extensions) {
+    lines.push(`Sec-WebSocket-Extensions: ${conn.extensions}`);
+  }
+  for (const [name, value] of extra) lines.push(`${name}: ${value}`);
+  return lines;
+}
+
+/** The request head as text, for --trace. */
+function requestText(head: RequestHead): string {
+  let text = `${head.method} ${head.target} ${head.version}\r\n`;
+  for (const [name, value] of head.headers) text += `${name}: ${value}\r\n`;
+  return text + "\r\n";
 }
 
 function traceRequest(out: Output, head: RequestHead, from: string): void {
@@ -55,8 +91,10 @@ export async function runListen(
     return report.code === ExitCode.OK ? ExitCode.ERROR : report.code;
   }
   let bridge;
+  let traceSink: SyncSink | null;
   try {
     bridge = listenBridge(cfg, out);
+    traceSink = cfg.trace ? openTraceSink(cfg.trace.path) : null;
   } catch (e) {
     listener.close();
     throw e;
@@ -78,6 +116,8 @@ export async function runListen(
     const from = formatAddr(tcp.remoteAddr);
     const controller = new AbortController();
     const link = bridge.link?.(from);
+    const trace = traceSink && new Trace(traceSink, cfg.trace!.ascii, "server");
+    let key = "";
     let conn;
     try {
       conn = await acceptWebSocket(tcp, {
@@ -89,7 +129,9 @@ export async function runListen(
         rawMode: cfg.raw,
         compression: cfg.compress,
         onRequest: async (head) => {
+          key = head.headers.get("sec-websocket-key") ?? "";
           if (cfg.verbose) traceRequest(out, head, from);
+          trace?.head("recv", requestText(head));
           await link?.prepare();
         },
       });
@@ -98,6 +140,13 @@ export async function runListen(
       const report = reportError(e);
       out.error(`upgrade from ${from} failed: ${report.lines.join(": ")}`);
       return report.code;
+    }
+    if (cfg.verbose || trace) {
+      const lines = await responseLines(key, conn, cfg.headers);
+      if (cfg.verbose) {
+        for (const line of [...lines, ""]) out.trace(`> ${line}`.trimEnd());
+      }
+      trace?.head("send", lines.join("\r\n") + "\r\n\r\n");
     }
     out.note(
       `connection from ${from}${
@@ -115,6 +164,7 @@ export async function runListen(
       cfg.echo ? null : ctx.input,
       out,
       controller,
+      trace,
     );
     sessions.add(session);
     try {
@@ -125,10 +175,24 @@ export async function runListen(
   };
 
   let last: number = ExitCode.OK;
+  // Stdin feeds the clients: when it ends before one connects (Ctrl-D,
+  // </dev/null), there is nothing to serve, so stop at once.
+  const input = !cfg.echo && !cfg.noClose ? ctx.input : null;
   while (!stopping) {
     let tcp: Deno.Conn;
     try {
-      tcp = await listener.accept();
+      const accepted = listener.accept();
+      const first = input === null ? await accepted : await Promise.race([
+        accepted,
+        input.next().then((unit) => unit === null ? null : accepted),
+      ]);
+      if (first === null) {
+        accepted.catch(() => {}); // rejected when the listener closes
+        input!.take();
+        out.note("end of input with no client connected; not listening");
+        break;
+      }
+      tcp = first;
     } catch {
       break; // the listener was closed (SIGINT)
     }

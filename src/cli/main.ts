@@ -44,10 +44,12 @@ export async function main(args: string[]): Promise<number> {
   }
   if (cfg.help) {
     await quietOut.write(helpText());
+    await quietOut.flush();
     return ExitCode.OK;
   }
   if (cfg.version) {
     await quietOut.write(`wsnc ${VERSION}\n`);
+    await quietOut.flush();
     return ExitCode.OK;
   }
 
@@ -59,6 +61,7 @@ export async function main(args: string[]): Promise<number> {
   const output = new Output(Deno.stdout.writable, Deno.stderr, {
     prompt,
     quiet: cfg.quiet,
+    terminal: isTerminal(Deno.stdout),
   });
   const mode: InputMode = cfg.oneMessage
     ? "all"
@@ -92,5 +95,7 @@ export async function main(args: string[]): Promise<number> {
     return report.code;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
+    // The process exits next: what is still queued (stderr too) goes first.
+    await output.flush().catch(() => {});
   }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { escapeControls } from "./escape.ts";
+
 const encoder = new TextEncoder();
 /** Return to column 0 and clear the line: makes room for an incoming message. */
 const CLEAR_LINE = "\r\x1b[K";
@@ -15,6 +17,11 @@ export interface OutputOptions {
   prompt: boolean;
   /** Suppress status notes (errors are still printed). */
   quiet: boolean;
+  /**
+   * Stdout is a terminal: received text is shown with its control
+   * characters escaped (piped stdout gets the data as it is).
+   */
+  terminal?: boolean;
 }
 
 /** A byte sink for diagnostics, e.g. `Deno.stderr`. */
@@ -22,15 +29,36 @@ export interface SyncSink {
   writeSync(p: Uint8Array): number;
 }
 
+/** Stdout bytes are gathered up to this size before a write. */
+const BATCH = 64 * 1024;
+
 /**
- * Serializes writes to stdout (each awaited, so a slow reader slows the
- * connection down) and writes status lines to stderr.
+ * Writes to stdout in batches and status lines to stderr, in order.
+ *
+ * Stdout data is copied into a 64 KiB buffer that is written when it is
+ * full, at the end of the event-loop turn (before the process waits for
+ * input), or on {@linkcode Output.flush}: one write per batch instead of
+ * one per frame piece (1M tiny frames cost a write each). A full buffer
+ * makes `write()` wait, so a slow reader still slows the connection down.
+ * A stderr line written while stdout bytes are pending waits behind them,
+ * so the two streams keep their order on a terminal.
  */
 export class Output {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #stderr: SyncSink;
   #prompt: boolean;
   #quiet: boolean;
+  #terminal: boolean;
+  /** Interactive: the "> " prompt is on screen, waiting for input. */
+  #promptShown = false;
+  #buf = new Uint8Array(BATCH);
+  #len = 0;
+  /** Sealed output in order: stdout batches, and stderr lines behind them. */
+  #queue: { out?: Uint8Array; err?: Uint8Array }[] = [];
+  #pump: Promise<void> | null = null;
+  #flushScheduled = false;
+  /** The first stdout write error (EPIPE...); later writes reject with it. */
+  #failed: { error: unknown } | null = null;
 
   /** Wraps the two streams. */
   constructor(
@@ -44,6 +72,12 @@ export class Output {
     this.#stderr = stderr;
     this.#prompt = options.prompt;
     this.#quiet = options.quiet;
+    this.#terminal = options.terminal ?? false;
+  }
+
+  /** Stdout is a terminal (see {@linkcode OutputOptions.terminal}). */
+  get terminal(): boolean {
+    return this.#terminal;
   }
 
   /** True in interactive (prompt) mode. */
@@ -51,25 +85,90 @@ export class Output {
     return this.#prompt;
   }
 
-  /** Writes bytes to stdout; resolves once they are written. */
-  async write(data: Uint8Array | string): Promise<void> {
-    await this.#writer.write(
-      typeof data === "string" ? encoder.encode(data) : data,
-    );
+  /**
+   * Queues bytes for stdout (copied: the caller may reuse `data`). Resolves
+   * at once while the batch has room, else once the batch is written.
+   */
+  write(data: Uint8Array | string): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed.error);
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (this.#len + bytes.length <= BATCH) {
+      this.#buf.set(bytes, this.#len);
+      this.#len += bytes.length;
+      this.#scheduleFlush();
+      return Promise.resolve();
+    }
+    return this.#writeLarge(bytes);
+  }
+
+  async #writeLarge(bytes: Uint8Array): Promise<void> {
+    this.#seal();
+    if (bytes.length < BATCH) {
+      await this.flush();
+      return this.write(bytes);
+    }
+    // Big pieces go as they are; waiting for them keeps `bytes` ours.
+    this.#queue.push({ out: bytes });
+    await this.#drain();
+  }
+
+  /** Moves the open batch into the queue. */
+  #seal(): void {
+    if (this.#len === 0) return;
+    this.#queue.push({ out: this.#buf.subarray(0, this.#len) });
+    this.#buf = new Uint8Array(BATCH);
+    this.#len = 0;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setTimeout(() => {
+      this.#flushScheduled = false;
+      this.flush().catch(() => {});
+    }, 0);
+  }
+
+  /** Writes the queue in order until it is empty; rejects on a write error. */
+  #drain(): Promise<void> {
+    this.#pump ??= this.#runPump().finally(() => this.#pump = null);
+    return this.#pump;
+  }
+
+  async #runPump(): Promise<void> {
+    for (;;) {
+      const item = this.#queue.shift();
+      if (item === undefined) return;
+      if (item.err) {
+        this.#writeStderr(item.err);
+        continue;
+      }
+      if (this.#failed) continue; // stdout is gone; stderr lines still go
+      try {
+        await this.#writer.write(item.out!);
+      } catch (e) {
+        this.#failed = { error: e };
+      }
+    }
   }
 
   /** Shows the input prompt (interactive mode only). */
   async showPrompt(): Promise<void> {
-    if (this.#prompt) await this.write("> ");
+    if (!this.#prompt) return;
+    this.#promptShown = true;
+    await this.write("> ");
   }
 
   /** Starts printing a received message. */
   async beginMessage(): Promise<void> {
-    if (this.#prompt) await this.write(CLEAR_LINE + "< ");
+    if (!this.#prompt) return;
+    this.#promptShown = false;
+    await this.write(CLEAR_LINE + "< ");
   }
 
   /** Ends a printed message with a newline (and a fresh prompt). */
   async endMessage(): Promise<void> {
+    if (this.#prompt) this.#promptShown = true;
     await this.write(this.#prompt ? "\n> " : "\n");
   }
 
@@ -88,9 +187,28 @@ export class Output {
     this.#stderrLine(`wsnc: ${line}`);
   }
 
+  /**
+   * Every stderr line is escaped here, once for all callers: status text,
+   * header names and values, close reasons and error messages carry text
+   * the peer chose.
+   */
   #stderrLine(line: string): void {
-    const text = (this.#prompt ? CLEAR_LINE : "") + line + "\n";
+    const text = (this.#prompt ? CLEAR_LINE : "") + escapeControls(line, true) +
+      "\n";
     const bytes = encoder.encode(text);
+    if (this.#len > 0 || this.#queue.length > 0 || this.#pump !== null) {
+      // Behind the stdout bytes written before it.
+      this.#seal();
+      this.#queue.push({ err: bytes });
+      this.#drain().catch(() => {});
+    } else {
+      this.#writeStderr(bytes);
+    }
+    // The line took the prompt's place on screen: show the prompt again.
+    if (this.#promptShown) this.write("> ").catch(() => {});
+  }
+
+  #writeStderr(bytes: Uint8Array): void {
     try {
       let off = 0;
       while (off < bytes.length) {
@@ -101,13 +219,19 @@ export class Output {
     }
   }
 
-  /** Waits for pending stdout writes; a broken stdout was already reported by write(). */
+  /**
+   * Writes everything queued so far, in order; rejects when stdout failed
+   * (a broken pipe), like the write that failed would have.
+   */
   async flush(): Promise<void> {
-    await this.#writer.ready.catch(() => {});
+    this.#seal();
+    while (this.#queue.length > 0 || this.#pump !== null) await this.#drain();
+    if (this.#failed) throw this.#failed.error;
   }
 
-  /** Gives stdout back, so that another Output can write to it. */
+  /** Writes what is queued, then gives stdout back to another Output. */
   async release(): Promise<void> {
+    await this.flush();
     await this.#writer.ready;
     this.#writer.releaseLock();
   }

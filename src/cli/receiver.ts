@@ -6,13 +6,16 @@
  */
 
 import {
+  CloseCode,
   flagNames,
   type FrameMeta,
   type WebSocketConnection,
+  WebSocketError,
   WS,
 } from "../../mod.ts";
+import { MessageBuffer } from "../message_buffer.ts";
+import { escapeControls } from "./escape.ts";
 import { CliError, ExitCode } from "./exit.ts";
-import { concat } from "./input.ts";
 import type { Output } from "./output.ts";
 
 /** How received data is printed. */
@@ -29,6 +32,8 @@ export type PrintMode =
 export interface ReceiverHooks {
   /** A whole data message was received; `count` is how many so far. */
   onMessage(count: number): void;
+  /** A data piece (raw mode: a chunk) of `size` bytes arrived. */
+  onData(size: number): void;
   /** A pong arrived. */
   onPong(): void;
   /** The peer's close frame arrived. */
@@ -95,6 +100,42 @@ function showPayload(payload: Uint8Array): string {
     : ` base64:${toBase64(payload)}`;
 }
 
+/** How many bytes of a binary message a terminal shows in hex. */
+const HEX_PREVIEW = 32;
+
+/**
+ * A binary message for a terminal, `[binary 12 B] 00 01 02 …`: raw bytes
+ * would be invisible or taken as terminal commands.
+ */
+export class HexPreview {
+  #head = new Uint8Array(HEX_PREVIEW);
+  #kept = 0;
+  #size = 0;
+
+  /** Counts a piece and keeps what the preview shows of it. */
+  add(piece: Uint8Array): void {
+    const room = HEX_PREVIEW - this.#kept;
+    if (room > 0) {
+      const part = piece.subarray(0, room);
+      this.#head.set(part, this.#kept);
+      this.#kept += part.length;
+    }
+    this.#size += piece.length;
+  }
+
+  /** The preview line of the message so far; starts the next message. */
+  take(): string {
+    const hex = Array.from(
+      this.#head.subarray(0, this.#kept),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join(" ");
+    const more = this.#size > this.#kept ? " …" : "";
+    const line = `[binary ${this.#size} B]${hex ? " " + hex : ""}${more}`;
+    this.#kept = this.#size = 0;
+    return line;
+  }
+}
+
 /** Handles every piece delivered by `conn.perform()`. */
 export class Receiver {
   /** --text: binary messages shown as UTF-8 text. */
@@ -106,8 +147,12 @@ export class Receiver {
   #hooks: ReceiverHooks;
   /** Inside a message: its first piece has been printed. */
   #inMessage = false;
-  #parts: Uint8Array[] = [];
-  #size = 0;
+  /** --echo, --base64: the message so far, one buffer (no copy per piece). */
+  #message = new MessageBuffer(MAX_ASSEMBLED);
+  /** Text shown on a terminal, decoded across pieces, then escaped. */
+  #terminalText = new TextDecoder();
+  /** Binary messages shown on a terminal as one hexdump line. */
+  #hex = new HexPreview();
   /** Text pieces may split a UTF-8 sequence; JSON needs whole characters. */
   #jsonText = new TextDecoder();
 
@@ -126,6 +171,7 @@ export class Receiver {
   ): Promise<void> => {
     const mode = this.#options.mode;
     if (mode === "raw") {
+      this.#hooks.onData(data.length);
       await this.#out.write(data);
       return;
     }
@@ -133,6 +179,7 @@ export class Receiver {
       await this.#control(data, meta);
       return;
     }
+    this.#hooks.onData(data.length);
     const last = meta.bytesleft === 0 && (meta.flags & WS.CONT) === 0;
     const limit = this.#options.limit;
     if (limit !== undefined && this.messages >= limit) return;
@@ -141,11 +188,11 @@ export class Receiver {
     } else if (
       mode === "echo" || (mode === "base64" && meta.flags & WS.BINARY)
     ) {
-      this.#collect(data);
+      if (!this.#message.append(data, meta.bytesleft)) {
+        this.#tooBig(conn);
+      }
       if (last) {
-        const whole = concat(this.#parts);
-        this.#parts = [];
-        this.#size = 0;
+        const whole = this.#message.take();
         if (mode === "echo") {
           await conn.send(whole, meta.flags & (WS.TEXT | WS.BINARY));
         } else {
@@ -161,7 +208,17 @@ export class Receiver {
       this.#inMessage = true;
       if (mode === "text" && meta.flags & WS.BINARY) {
         const text = this.#binaryAsText.decode(data, { stream: !last });
-        await this.#out.write(new TextEncoder().encode(text));
+        await this.#out.write(this.#shown(text));
+      } else if (this.#out.terminal && mode === "lines") {
+        if (meta.flags & WS.BINARY) this.#hex.add(data);
+        else {
+          await this.#out.write(
+            this.#shown(this.#terminalText.decode(data, { stream: !last })),
+          );
+        }
+        if (last && meta.flags & WS.BINARY) {
+          await this.#out.write(this.#hex.take());
+        }
       } else {
         await this.#out.write(data);
       }
@@ -173,15 +230,19 @@ export class Receiver {
     }
   };
 
-  #collect(data: Uint8Array): void {
-    this.#size += data.length;
-    if (this.#size > MAX_ASSEMBLED) {
-      throw new CliError(
-        ExitCode.PROTOCOL,
-        `message larger than ${MAX_ASSEMBLED} bytes`,
-      );
-    }
-    this.#parts.push(data.slice());
+  /** Text for stdout: escaped when stdout is a terminal. */
+  #shown(text: string): string {
+    return this.#out.terminal ? escapeControls(text) : text;
+  }
+
+  /**
+   * A message past the limit: close with 1009 as the library does for its
+   * own maxMessageSize (RFC 6455 §7.4.1), then fail with the same error.
+   */
+  #tooBig(conn: WebSocketConnection): never {
+    const why = `message larger than ${MAX_ASSEMBLED} bytes`;
+    conn.close(CloseCode.MESSAGE_TOO_BIG, "message too big").catch(() => {});
+    throw new WebSocketError("MESSAGE_TOO_BIG", why);
   }
 
   async #json(data: Uint8Array, meta: FrameMeta, last: boolean) {
@@ -207,17 +268,19 @@ export class Receiver {
     if (mode === "json") await this.#json(data, meta, true);
     if (meta.flags & WS.CLOSE) {
       if (verbose) {
-        this.#out.trace(`< CLOSE ${whole ? describeClose(data) : ""}`);
+        this.#out.trace(
+          `* received CLOSE${whole ? " " + describeClose(data) : ""}`,
+        );
       }
       if (meta.bytesleft === 0) this.#hooks.onClose();
       return;
     }
     const name = meta.flags & WS.PING ? "PING" : "PONG";
     if (verbose || showPingPong) {
-      this.#out.trace(`< ${name}${showPayload(data)}`);
+      this.#out.trace(`* received ${name}${showPayload(data)}`);
       // The library answers pings itself (auto-pong); show that too.
       if (verbose && name === "PING" && whole) {
-        this.#out.trace(`> PONG${showPayload(data)}`);
+        this.#out.trace(`* sent PONG${showPayload(data)} (automatic)`);
       }
     }
     if (meta.flags & WS.PONG && meta.bytesleft === 0) this.#hooks.onPong();

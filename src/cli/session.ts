@@ -16,6 +16,7 @@ import { CliError, ExitCode, reportError } from "./exit.ts";
 import { type InputSource, stripNewline } from "./input.ts";
 import type { Output } from "./output.ts";
 import { fromBase64, type PrintMode, Receiver } from "./receiver.ts";
+import type { Trace } from "./trace.ts";
 
 /** How a session ended. */
 export interface SessionOutcome {
@@ -29,9 +30,20 @@ export interface SessionOutcome {
   error?: unknown;
   /** Raw mode: there are no close frames; the end of the stream is normal. */
   raw: boolean;
+  /** Input lines were refused (bad --base64, unknown /command): exit 2. */
+  badInput: boolean;
 }
 
 const END: unique symbol = Symbol("end");
+/**
+ * After stdin EOF, by default: close once as many messages came back as
+ * were sent, or once nothing arrived for this long. A peer may answer our
+ * close at once and drop the replies it still had queued (RFC 6455 §5.5.1),
+ * so closing right at EOF lost replies of request/response servers.
+ */
+export const REPLY_QUIET_MS = 1000;
+/** -n: after EOF keep receiving; close when nothing arrived for this long. */
+export const NO_CLOSE_IDLE_MS = 10_000;
 const decoder = new TextDecoder();
 /** Close codes that mean "all is well" when the peer closes. */
 const NORMAL_CLOSE = new Set([1000, 1001, 1005]);
@@ -54,12 +66,22 @@ export class Session {
   #out: Output;
   #abort: AbortController;
   #receiver: Receiver;
+  #trace: Trace | null;
   #closing = false;
   #closedBy: "us" | "peer" | "none" = "none";
   #interrupted = false;
   #timers: ReturnType<typeof setTimeout>[] = [];
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #sending = false;
+  #badInput = false;
+  /** Data messages we sent (raw mode: bytes), to know when replies are in. */
+  #sent = 0;
+  /** Raw mode: bytes received. */
+  #receivedBytes = 0;
+  /** When the last data piece arrived (performance.now()). */
+  #lastData = 0;
+  /** Woken at every whole message (and raw chunk) received. */
+  #arrival: PromiseWithResolvers<void> | null = null;
 
   /**
    * `abort` must be the controller whose signal the connection was opened
@@ -71,8 +93,11 @@ export class Session {
     input: InputSource | null,
     out: Output,
     abort: AbortController,
+    trace: Trace | null = null,
   ) {
     this.#conn = conn;
+    this.#trace = trace;
+    trace?.watch(conn);
     this.#cfg = cfg;
     this.#input = input;
     this.#out = out;
@@ -88,8 +113,16 @@ export class Session {
       out,
       {
         onMessage: (count) => {
+          this.#arrived();
           if (limit !== undefined && count >= limit && !this.#sending) {
             this.close(cfg.closeCode, cfg.closeReason);
+          }
+        },
+        onData: (size) => {
+          this.#lastData = performance.now();
+          if (cfg.raw) {
+            this.#receivedBytes += size;
+            this.#arrived();
           }
         },
         onPong: () => {
@@ -124,7 +157,7 @@ export class Session {
     if (this.#closedBy === "none") this.#closedBy = "us";
     if (this.#cfg.verbose) {
       this.#out.trace(
-        `> CLOSE ${code}${reason ? " " + JSON.stringify(reason) : ""}`,
+        `* sent CLOSE ${code}${reason ? " " + JSON.stringify(reason) : ""}`,
       );
     }
     this.#conn.close(code, reason).catch((e) => {
@@ -139,7 +172,14 @@ export class Session {
   /** Runs the session until the connection is closed. */
   async run(): Promise<SessionOutcome> {
     const cfg = this.#cfg;
-    const performing = this.#conn.perform(this.#receiver.onFrame);
+    const trace = this.#trace;
+    const onFrame = this.#receiver.onFrame;
+    const performing = this.#conn.perform(
+      trace === null ? onFrame : (data, meta, conn) => {
+        trace.received(data, meta);
+        return onFrame(data, meta, conn);
+      },
+    );
     const ended: Promise<typeof END> = performing.then(() => END, () => END);
     this.#startTimers();
     const sending = this.#send(ended).catch((e) => {
@@ -170,6 +210,7 @@ export class Session {
       interrupted: this.#interrupted,
       error,
       raw: this.#cfg.raw,
+      badInput: this.#badInput,
     };
   }
 
@@ -184,7 +225,7 @@ export class Session {
   #ping(): void {
     const cfg = this.#cfg;
     if (this.#closing) return;
-    if (cfg.verbose) this.#out.trace("> PING");
+    if (cfg.verbose) this.#out.trace("* sent PING");
     this.#conn.send("", WS.PING).catch(() => {});
     if (cfg.pingTimeout !== undefined && this.#pongTimer === undefined) {
       const seconds = cfg.pingTimeout / 1000;
@@ -200,27 +241,23 @@ export class Session {
     const cfg = this.#cfg;
     const conn = this.#conn;
     for (const message of cfg.execute) {
-      if (cfg.verbose) this.#out.trace(`> ${JSON.stringify(message)}`);
+      if (cfg.verbose) this.#out.trace(`* sent ${JSON.stringify(message)}`);
       await conn.send(message);
-    }
-    if (cfg.wait !== undefined) {
-      this.#timers.push(setTimeout(
-        () => this.close(cfg.closeCode, cfg.closeReason),
-        cfg.wait,
-      ));
+      this.#sent++;
     }
     const input = this.#input;
-    if (input === null) return;
+    if (input === null) {
+      // Nothing more to send (--echo): only -w ends the session.
+      if (cfg.wait !== undefined) await this.#endOfInput(ended);
+      return;
+    }
     await this.#out.showPrompt();
     for (;;) {
       const unit = await Promise.race([input.next(), ended]);
       if (unit === END || this.#closing) return;
       input.take();
       if (unit === null) {
-        // -w decides when to close; otherwise EOF does, unless -n.
-        if (!cfg.noClose && cfg.wait === undefined && !cfg.oneMessage) {
-          this.close(cfg.closeCode, cfg.closeReason);
-        }
+        if (!cfg.oneMessage) await this.#endOfInput(ended);
         return;
       }
       this.#sending = true;
@@ -231,6 +268,7 @@ export class Session {
         const usage = e instanceof CliError ||
           (e instanceof WebSocketError && e.code === "INVALID_ARGUMENT");
         if (!usage) throw e;
+        this.#badInput = true;
         this.#out.error((e as Error).message);
       } finally {
         this.#sending = false;
@@ -247,30 +285,122 @@ export class Session {
     }
   }
 
+  /**
+   * Stdin has ended (or, with --echo, the -x messages are sent): wait as
+   * the flags say, then close. Waiting for replies first matters: a peer
+   * may answer our close at once and drop what it had not sent yet.
+   */
+  async #endOfInput(ended: Promise<typeof END>): Promise<void> {
+    const cfg = this.#cfg;
+    const wait = cfg.eofWait ?? cfg.wait;
+    if (cfg.maxMessages !== undefined) {
+      // --max-messages closes when the last one arrives (see onMessage).
+      const max = cfg.maxMessages;
+      const done = () => this.#receiver.messages >= max;
+      if (!done()) {
+        // The Nth message closes (onMessage); a wait only bounds that.
+        if (wait === undefined || wait < 0) return;
+        await this.#waitFor(done, undefined, wait, ended);
+      }
+    } else if (wait !== undefined) {
+      if (wait < 0) return; // until the peer closes
+      await this.#waitFor(() => false, undefined, wait, ended);
+    } else if (cfg.noClose) {
+      if (
+        await this.#waitFor(() => false, NO_CLOSE_IDLE_MS, undefined, ended)
+      ) {
+        this.#out.note(
+          `nothing received for ${
+            NO_CLOSE_IDLE_MS / 1000
+          } s after the end of input (-n); closing`,
+        );
+      }
+    } else {
+      const replied = () =>
+        cfg.raw
+          ? this.#receivedBytes >= this.#sent
+          : this.#receiver.messages >= this.#sent;
+      await this.#waitFor(replied, REPLY_QUIET_MS, undefined, ended);
+    }
+    // The last reply woke us from inside the perform() callback; close
+    // once it has returned, so that perform() reads the peer's answer (and
+    // -v / --trace show it).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.close(cfg.closeCode, cfg.closeReason);
+  }
+
+  /**
+   * Resolves when `done()` holds, `quietMs` pass without data arriving,
+   * `deadlineMs` pass, or the connection ends. True when it went quiet.
+   */
+  async #waitFor(
+    done: () => boolean,
+    quietMs: number | undefined,
+    deadlineMs: number | undefined,
+    ended: Promise<typeof END>,
+  ): Promise<boolean> {
+    const start = performance.now();
+    const deadline = deadlineMs === undefined ? Infinity : start + deadlineMs;
+    // Quiet since the later of the start and the last data piece.
+    const quietEnd = () =>
+      quietMs === undefined
+        ? Infinity
+        : Math.max(start, this.#lastData) + quietMs;
+    for (;;) {
+      if (done() || this.#closing) return false;
+      const now = performance.now();
+      if (now >= deadline) return false;
+      if (now >= quietEnd()) return true;
+      const sleep = Math.min(deadline, quietEnd()) - now;
+      this.#arrival ??= Promise.withResolvers<void>();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"timeout">((resolve) => {
+        if (sleep !== Infinity) timer = setTimeout(resolve, sleep, "timeout");
+      });
+      const woke = await Promise.race([this.#arrival.promise, timeout, ended]);
+      clearTimeout(timer);
+      if (woke === END) return false;
+    }
+  }
+
+  #arrived(): void {
+    const waiter = this.#arrival;
+    if (waiter !== null) {
+      this.#arrival = null;
+      waiter.resolve();
+    }
+  }
+
   async #sendUnit(unit: Uint8Array): Promise<void> {
     const cfg = this.#cfg;
     const conn = this.#conn;
     if (cfg.raw) {
       await conn.send(unit);
+      this.#sent += unit.length;
       return;
     }
     if (cfg.binary) {
       await conn.send(unit, WS.BINARY);
+      this.#sent++;
       return;
     }
     const line = cfg.keepNewlines ? unit : stripNewline(unit);
     if (cfg.base64) {
       const bytes = fromBase64(decoder.decode(line));
       await conn.send(bytes, WS.BINARY);
+      this.#sent++;
       return;
     }
     const text = decoder.decode(line);
     if (cfg.slash && text.startsWith("/")) {
-      if (text.startsWith("//")) await conn.send(text.slice(1));
-      else await this.#command(text);
+      if (text.startsWith("//")) {
+        await conn.send(text.slice(1));
+        this.#sent++;
+      } else await this.#command(text);
       return;
     }
     await conn.send(text);
+    this.#sent++;
   }
 
   async #command(text: string): Promise<void> {
@@ -293,7 +423,7 @@ export class Session {
         }
         const ping = name === "/ping";
         trace(
-          `> ${ping ? "PING" : "PONG"}${
+          `* sent ${ping ? "PING" : "PONG"}${
             rest ? " " + JSON.stringify(rest) : ""
           }`,
         );
@@ -302,6 +432,7 @@ export class Session {
       }
       case "/binary":
         await conn.send(fromBase64(rest), WS.BINARY);
+        this.#sent++;
         return;
       case "/close": {
         const m = /^(?:(\d+)(?:\s+(.*))?)?$/.exec(rest);
@@ -325,6 +456,16 @@ export class Session {
  * the close code and reason, or the error.
  */
 export function sessionExitCode(
+  outcome: SessionOutcome,
+  out: Output,
+  peerName: string,
+): number {
+  const code = closingExitCode(outcome, out, peerName);
+  // The connection went well, but not all of the input could be sent.
+  return code === ExitCode.OK && outcome.badInput ? ExitCode.USAGE : code;
+}
+
+function closingExitCode(
   outcome: SessionOutcome,
   out: Output,
   peerName: string,

@@ -52,6 +52,26 @@ if (values.help) {
   Deno.exit(0);
 }
 
+// A report that cannot be written would lose a run of minutes at its end:
+// check every report path before the first case runs.
+for (const path of [values.html, values.json, values.markdown]) {
+  if (path === undefined) continue;
+  try {
+    await Deno.writeTextFile(path, "");
+  } catch (e) {
+    const denied = e instanceof Deno.errors.NotCapable ||
+      e instanceof Deno.errors.PermissionDenied;
+    console.error(
+      `cannot write the report ${path}: ${
+        denied
+          ? "outside the project (the task allows writing under it only; conformance-report* files there are gitignored)"
+          : (e as Error).message
+      }`,
+    );
+    Deno.exit(2);
+  }
+}
+
 if (values["fail-fast-pause"]) {
   timing.failFastPauseMs = Number(values["fail-fast-pause"]);
 }

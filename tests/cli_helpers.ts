@@ -1,0 +1,176 @@
+/**
+ * Running the CLI (`cli.ts`) as a subprocess in tests: spawn with
+ * loopback-only network access, feed stdin, collect output with a time
+ * limit, and listen-mode children.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { DENO } from "./helpers.ts";
+
+export const CLI = new URL("../cli.ts", import.meta.url).pathname;
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const CHILD_NET = "--allow-net=127.0.0.1,localhost,[::1]";
+/** A child that has not exited by then is killed and the test fails. */
+export const CHILD_LIMIT_MS = 20_000;
+
+export interface CliRun {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: Uint8Array;
+  out: string;
+  err: string;
+}
+
+/** Spawns the CLI with loopback-only network access. */
+export function spawnCli(
+  args: string[],
+  perms: string[] = [],
+): Deno.ChildProcess {
+  return new Deno.Command(DENO, {
+    args: ["run", "--no-prompt", CHILD_NET, ...perms, CLI, ...args],
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/**
+ * Waits for `child` to exit while its stdout and stderr are read, killing
+ * it after CHILD_LIMIT_MS so a hang fails the test instead of stalling CI.
+ */
+export async function finish(child: Deno.ChildProcess): Promise<CliRun> {
+  let killed = false;
+  const guard = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, CHILD_LIMIT_MS);
+  try {
+    const result = await child.output();
+    assert.ok(!killed, "the CLI did not exit in time");
+    const decoder = new TextDecoder();
+    return {
+      code: result.code,
+      signal: result.signal,
+      stdout: result.stdout,
+      out: decoder.decode(result.stdout),
+      err: decoder.decode(result.stderr),
+    };
+  } finally {
+    clearTimeout(guard);
+  }
+}
+
+/** Writes `input` to the child's stdin (concurrently with reading its output) and closes it. */
+export async function feed(
+  child: Deno.ChildProcess,
+  input: Uint8Array | string,
+): Promise<void> {
+  const writer = child.stdin.getWriter();
+  try {
+    await writer.write(
+      typeof input === "string" ? new TextEncoder().encode(input) : input,
+    );
+    await writer.close();
+  } catch {
+    // The CLI may exit before reading everything (e.g. on a refused upgrade).
+  }
+}
+
+/** Runs the CLI to completion with `input` on stdin. */
+export async function runCli(
+  args: string[],
+  input: Uint8Array | string = "",
+  perms: string[] = [],
+): Promise<CliRun> {
+  const child = spawnCli(args, perms);
+  const [, result] = await Promise.all([feed(child, input), finish(child)]);
+  return result;
+}
+
+/** No stack traces: errors are single lines. */
+export function assertNoStack(stderr: string): void {
+  assert.doesNotMatch(stderr, /^\s+at /m);
+  assert.doesNotMatch(stderr, /Uncaught/);
+}
+
+/** A CLI in listen mode, with the URL it announced. */
+export interface Listening {
+  child: Deno.ChildProcess;
+  url: string;
+  /** Everything on stderr once the child has exited. */
+  stderr: Promise<string>;
+}
+
+/** Starts `cli.ts --listen 127.0.0.1:0 ...` and waits for "listening on". */
+export async function startListener(args: string[]): Promise<Listening> {
+  const child = spawnCli(["--listen", "127.0.0.1:0", ...args]);
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`listener exited early: ${text}`);
+    text += value;
+    url = /listening on (ws:\/\/\S+)/.exec(text)?.[1];
+  }
+  const stderr = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text;
+      text += value;
+    }
+  })();
+  return { child, url, stderr };
+}
+
+/** Waits for a listen-mode child to exit. */
+export async function stopListener(l: Listening): Promise<CliRun> {
+  let killed = false;
+  const guard = setTimeout(() => {
+    killed = true;
+    try {
+      l.child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, CHILD_LIMIT_MS);
+  try {
+    const [status, stdout, err] = await Promise.all([
+      l.child.status,
+      new Response(l.child.stdout).bytes(),
+      l.stderr,
+    ]);
+    assert.ok(!killed, "the listener did not exit in time");
+    return {
+      code: status.code,
+      signal: status.signal,
+      stdout,
+      out: new TextDecoder().decode(stdout),
+      err,
+    };
+  } finally {
+    clearTimeout(guard);
+  }
+}
+
+export function randomBytes(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let off = 0; off < size; off += 65536) {
+    crypto.getRandomValues(out.subarray(off, off + 65536));
+  }
+  return out;
+}
+
+/** A plain HTTP server answering every request with `response()`. */
+export function startHttpServer(response: () => Response) {
+  const ready = Promise.withResolvers<number>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: ({ port }) => ready.resolve(port),
+  }, response);
+  return { port: ready.promise, close: () => server.shutdown() };
+}
