@@ -49,6 +49,10 @@ export interface Config {
   closeTimeout?: number;
   pingInterval?: number;
   pingTimeout?: number;
+  /** Library `idleTimeout` in ms (both modes). */
+  idleTimeout?: number;
+  /** Library `sendTimeout` in ms (both modes). */
+  sendTimeout?: number;
   keepNewlines: boolean;
   noClose: boolean;
   slash: boolean;
@@ -207,6 +211,16 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     arg: "S",
     help: "exit with code 7 when a ping gets no pong in S seconds",
+  },
+  "idle-timeout": {
+    type: "string",
+    arg: "S",
+    help: "close (1001) a connection that received nothing for S seconds",
+  },
+  "send-timeout": {
+    type: "string",
+    arg: "S",
+    help: "drop a connection whose peer takes none of our data for S seconds",
   },
   "keep-newlines": {
     type: "boolean",
@@ -638,6 +652,8 @@ export function parseCommandLine(commandLine: string[]): Config {
     closeTimeout: seconds("close-timeout", str("close-timeout")),
     pingInterval: positive("ping-interval", str("ping-interval")),
     pingTimeout: positive("ping-timeout", str("ping-timeout")),
+    idleTimeout: positive("idle-timeout", str("idle-timeout")),
+    sendTimeout: positive("send-timeout", str("send-timeout")),
     keepNewlines: bool("keep-newlines"),
     noClose: bool("no-close"),
     slash: bool("slash"),

@@ -135,6 +135,8 @@ export async function connectOptions(
     options.connectTimeout = cfg.connectTimeout;
   }
   if (cfg.closeTimeout !== undefined) options.closeTimeout = cfg.closeTimeout;
+  if (cfg.idleTimeout !== undefined) options.idleTimeout = cfg.idleTimeout;
+  if (cfg.sendTimeout !== undefined) options.sendTimeout = cfg.sendTimeout;
   if (cfg.followRedirects > 0) options.followRedirects = cfg.followRedirects;
   return options;
 }

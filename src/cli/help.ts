@@ -20,7 +20,10 @@ const EXIT_HELP: [number, string][] = [
   [ExitCode.TLS, "TLS failure"],
   [ExitCode.REFUSED, "handshake refused: HTTP status other than 101"],
   [ExitCode.PROTOCOL, "protocol error: bad 101 response or bad frames"],
-  [ExitCode.TIMEOUT, "timeout (--connect-timeout, --max-time, --ping-timeout)"],
+  [
+    ExitCode.TIMEOUT,
+    "timeout (--connect-timeout, --max-time, --ping-timeout, --idle-timeout, --send-timeout)",
+  ],
   [ExitCode.PEER_CLOSE, "peer closed with a code other than 1000/1001/1005"],
   [ExitCode.INTERRUPTED, "interrupted by SIGINT (Ctrl-C)"],
 ];

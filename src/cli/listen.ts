@@ -126,6 +126,8 @@ export async function runListen(
         headers: cfg.headers,
         signal: controller.signal,
         closeTimeout: cfg.closeTimeout,
+        idleTimeout: cfg.idleTimeout,
+        sendTimeout: cfg.sendTimeout,
         rawMode: cfg.raw,
         compression: cfg.compress,
         onRequest: async (head) => {
