@@ -22,6 +22,7 @@ import {
   PerMessageDeflate,
   resolveCompressionOptions,
 } from "./deflate.ts";
+import { connectOverHttp2, type Http2ConnectOptions } from "./io/h2_connect.ts";
 import {
   basicAuth,
   mapNetError,
@@ -32,7 +33,7 @@ import {
 } from "./transport.ts";
 
 /** Options of {@linkcode connect}. */
-export interface ConnectOptions extends ConnectionOptions {
+export interface ConnectOptions extends ConnectionOptions, Http2ConnectOptions {
   /** Extra request headers. The handshake's own headers cannot be replaced. */
   headers?: HeadersInit;
   /** Subprotocols to offer (`Sec-WebSocket-Protocol`), in order of preference. */
@@ -318,6 +319,12 @@ async function attempt(
     : options.unixSocket
     ? undefined
     : options.proxy ?? proxyFromEnv(url);
+  const viaHttp2 = await connectOverHttp2(
+    { url: requestUrl, headers, compression, proxy },
+    options,
+    signal,
+  );
+  if (viaHttp2) return viaHttp2;
   const conn = await openTransport(url, {
     caCerts: options.caCerts,
     unixSocket: options.unixSocket,

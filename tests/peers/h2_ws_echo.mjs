@@ -5,14 +5,21 @@
 //
 // Paths: /missing answers 404; /reset resets the stream with CANCEL before
 // answering; /reset-after-data answers 200, then resets with INTERNAL_ERROR
-// on the first DATA; anything else answers 200 and echoes.
+// on the first DATA; anything else answers 200 and echoes. Every 200 carries
+// `x-session: N`, the ordinal of the HTTP/2 connection it came on, so tests
+// can see streams share one. `max-streams=N` sets
+// SETTINGS_MAX_CONCURRENT_STREAMS (Node's default: 100).
 import { Buffer } from "node:buffer";
 import fs from "node:fs";
 import http2 from "node:http2";
 import process from "node:process";
 
-const [mode, certFile, keyFile] = process.argv.slice(2);
-const options = { settings: { enableConnectProtocol: true } };
+const args = process.argv.slice(2);
+const limit = args.find((a) => a.startsWith("max-streams="));
+const [mode, certFile, keyFile] = args.filter((a) => !a.includes("="));
+const settings = { enableConnectProtocol: true };
+if (limit) settings.maxConcurrentStreams = Number(limit.split("=")[1]);
+const options = { settings };
 const server = mode === "tls"
   ? http2.createSecureServer({
     ...options,
@@ -69,6 +76,11 @@ function frame(fin, opcode, payload) {
   return Buffer.concat([head, payload]);
 }
 
+let sessions = 0;
+server.on("session", (session) => {
+  session.ordinal = ++sessions;
+});
+
 server.on("stream", (stream, headers) => {
   stream.on("error", () => {});
   if (
@@ -88,7 +100,7 @@ server.on("stream", (stream, headers) => {
     stream.close(http2.constants.NGHTTP2_CANCEL);
     return;
   }
-  const response = { ":status": 200 };
+  const response = { ":status": 200, "x-session": stream.session.ordinal };
   const offered = headers["sec-websocket-protocol"];
   if (offered) {
     response["sec-websocket-protocol"] = offered.split(",")[0].trim();
@@ -98,7 +110,9 @@ server.on("stream", (stream, headers) => {
   let pending = Buffer.alloc(0);
   stream.on("data", (chunk) => {
     if (path === "/reset-after-data") {
-      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      // destroy(err): RST_STREAM INTERNAL_ERROR without END_STREAM first
+      // (close(code) would end the stream before resetting it).
+      stream.destroy(new Error("reset after data"));
       return;
     }
     let frames;
