@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { connect, perform, WebSocketError, WS } from "../mod.ts";
 import { H2Code, Http2Error } from "../src/h2/errors.ts";
 import { closeHttp2Connections, http2Pool } from "../src/io/h2_pool.ts";
-import { assertSameBytes, expectReject, within } from "./helpers.ts";
+import { assertSameBytes, DENO, expectReject, within } from "./helpers.ts";
 import { nodeMissing, withPeer } from "./peers/node_h2.ts";
 import { testCerts } from "./servers/certs.ts";
 import { startDenoEchoServer, startWsEchoServer } from "./servers/echo.ts";
@@ -322,3 +322,41 @@ Deno.test("h2 connect: bad http2 values and http2 with a proxy or Unix socket ar
     assert.ok(err instanceof WebSocketError);
   }
 });
+
+h2Test(
+  "cli: --http2-prior-knowledge sends stdin lines over an RFC 8441 stream; -v shows the pseudo-headers",
+  () =>
+    withPeer([], async ({ port }) => {
+      const child = new Deno.Command(DENO, {
+        args: [
+          "run",
+          "--no-prompt",
+          "--allow-net=127.0.0.1",
+          new URL("../cli.ts", import.meta.url).pathname,
+          "--http2-prior-knowledge",
+          "-v",
+          `ws://127.0.0.1:${port}/cli`,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode("hi over h2\n"));
+      await w.close();
+      try {
+        const out = await within(20000, "cli", child.output());
+        const stdout = new TextDecoder().decode(out.stdout);
+        const stderr = new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, stderr);
+        assert.equal(stdout, "hi over h2\n");
+        assert.match(stderr, /:protocol: websocket/);
+      } catch (e) {
+        try {
+          child.kill();
+        } catch { /* exited */ }
+        await child.status;
+        throw e;
+      }
+    }),
+);

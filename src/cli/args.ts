@@ -26,6 +26,8 @@ export interface Config {
   proxy?: string;
   unixSocket?: string;
   cacert?: string;
+  /** `--http2`: "auto" (h2 via ALPN on wss://, else HTTP/1.1); `--http2-prior-knowledge`: "prior-knowledge". */
+  http2?: "auto" | "prior-knowledge";
   connectTimeout?: number;
   maxTime?: number;
   /** How many redirects to follow (0 without --location). */
@@ -113,6 +115,14 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     arg: "FILE",
     help: "trust the CA certificates in this PEM file for wss://",
+  },
+  "http2": {
+    type: "boolean",
+    help: "WebSocket over HTTP/2 (RFC 8441) when the wss:// server offers it",
+  },
+  "http2-prior-knowledge": {
+    type: "boolean",
+    help: "WebSocket over HTTP/2 without negotiation (h2c on ws://)",
   },
   "connect-timeout": {
     type: "string",
@@ -413,6 +423,12 @@ export function parseCommandLine(args: string[]): Config {
   exclusive("raw", "text");
   exclusive("raw", "one-message");
   exclusive("raw", "compress");
+  exclusive("http2", "http2-prior-knowledge");
+  for (const flag of ["http2", "http2-prior-knowledge"]) {
+    if (bool(flag) && mode === "listen") {
+      throw usage(`--${flag} is for clients (listen serves HTTP/1.1)`);
+    }
+  }
   for (const flag of ["echo", "once"]) {
     if (bool(flag) && mode !== "listen") {
       throw usage(`--${flag} needs --listen`);
@@ -468,6 +484,11 @@ export function parseCommandLine(args: string[]): Config {
     proxy,
     unixSocket: str("unix-socket"),
     cacert: str("cacert"),
+    http2: bool("http2")
+      ? "auto"
+      : bool("http2-prior-knowledge")
+      ? "prior-knowledge"
+      : undefined,
     connectTimeout: seconds("connect-timeout", str("connect-timeout")),
     maxTime: seconds("max-time", str("max-time")),
     followRedirects: bool("location")
