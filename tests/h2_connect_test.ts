@@ -212,6 +212,32 @@ h2Test(
 );
 
 h2Test(
+  "connectTimeout bounds the wait for the CONNECT answer; the stream is cancelled, the connection stays usable",
+  () =>
+    withPeer([], async ({ port }) => {
+      const err = await expectReject(
+        within(
+          5000,
+          "connect",
+          connect(`ws://127.0.0.1:${port}/hang`, {
+            http2: "prior-knowledge",
+            connectTimeout: 300,
+          }),
+        ),
+        "TIMEOUT",
+      );
+      assert.match(err.message, /timed out/);
+      const ok = await within(
+        5000,
+        "connect",
+        connect(`ws://127.0.0.1:${port}/fine`, { http2: "prior-knowledge" }),
+      );
+      assert.equal(ok.response.headers.get("x-session"), "1");
+      await ok.close();
+    }),
+);
+
+h2Test(
   "a 404 answer is HTTP_RETURNED_ERROR with status and headers",
   () =>
     withPeer([], async ({ port }) => {

@@ -192,6 +192,8 @@ async function dialHttp2(
   let conn: Deno.Conn;
   try {
     conn = await Deno.connect({ hostname, port, signal });
+    // Many streams share the socket: Nagle would hold one's frames for another's ACK.
+    (conn as Deno.TcpConn).setNoDelay(true);
   } catch (e) {
     throw mapNetError(e, `connect to ${url.host}`, signal);
   }

@@ -5,7 +5,7 @@
 //
 // Paths: /missing answers 404; /reset resets the stream with CANCEL before
 // answering; /reset-after-data answers 200, then resets with INTERNAL_ERROR
-// on the first DATA; anything else answers 200 and echoes. Every 200 carries
+// on the first DATA; /hang never answers; anything else answers 200 and echoes. Every 200 carries
 // `x-session: N`, the ordinal of the HTTP/2 connection it came on, so tests
 // can see streams share one. `max-streams=N` sets
 // SETTINGS_MAX_CONCURRENT_STREAMS (Node's default: 100).
@@ -18,8 +18,11 @@ const args = process.argv.slice(2);
 const limit = args.find((a) => a.startsWith("max-streams="));
 const [mode, certFile, keyFile] = args.filter((a) => !a.includes("="));
 const settings = { enableConnectProtocol: true };
-if (limit) settings.maxConcurrentStreams = Number(limit.split("=")[1]);
 const options = { settings };
+if (limit) {
+  settings.maxConcurrentStreams = Number(limit.split("=")[1]);
+  options.maxSessionMemory = 1000; // MB: many streams on one session (bench)
+}
 const server = mode === "tls"
   ? http2.createSecureServer({
     ...options,
@@ -96,6 +99,7 @@ server.on("stream", (stream, headers) => {
     stream.end("not here");
     return;
   }
+  if (path === "/hang") return; // never answers: for connectTimeout
   if (path === "/reset") {
     stream.close(http2.constants.NGHTTP2_CANCEL);
     return;
