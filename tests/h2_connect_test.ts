@@ -6,7 +6,13 @@
  * connection. Needs `--allow-run=node`; skips with one line without it.
  */
 import assert from "node:assert/strict";
-import { connect, perform, WebSocketError, WS } from "../mod.ts";
+import {
+  connect,
+  type ConnectOptions,
+  perform,
+  WebSocketError,
+  WS,
+} from "../mod.ts";
 import { H2Code, Http2Error } from "../src/h2/errors.ts";
 import { closeHttp2Connections, http2Pool } from "../src/io/h2_pool.ts";
 import { assertSameBytes, DENO, expectReject, within } from "./helpers.ts";
@@ -21,6 +27,18 @@ const missing = nodeMissing();
 if (missing) {
   console.log(
     `h2_connect_test: skipped, ${missing} (Node's http2 is the peer)`,
+  );
+}
+
+/** connect() over h2c to the node peer on `port`, bounded. */
+function h2c(port: number, path: string, options: ConnectOptions = {}) {
+  return within(
+    5000,
+    `connect ${path}`,
+    connect(`ws://127.0.0.1:${port}${path}`, {
+      http2: "prior-knowledge",
+      ...options,
+    }),
   );
 }
 
@@ -43,15 +61,10 @@ h2Test(
   "h2c prior knowledge: recv/send, messages, subprotocol, clean close with END_STREAM",
   () =>
     withPeer([], async ({ port }) => {
-      const conn = await within(
-        5000,
-        "connect",
-        connect(`ws://127.0.0.1:${port}/chat?x=1`, {
-          http2: "prior-knowledge",
-          protocols: ["chat", "other"],
-          headers: { "x-test": "1" },
-        }),
-      );
+      const conn = await h2c(port, "/chat?x=1", {
+        protocols: ["chat", "other"],
+        headers: { "x-test": "1" },
+      });
       assert.equal(conn.protocol, "chat");
       assert.equal(conn.response.status, 200);
       assert.equal(conn.response.headers.get("x-version-seen"), "13");
@@ -194,14 +207,7 @@ h2Test(
   "http2IdleTimeout 0 closes the connection with its last WebSocket",
   () =>
     withPeer([], async ({ port }) => {
-      const conn = await within(
-        5000,
-        "connect",
-        connect(`ws://127.0.0.1:${port}/idle`, {
-          http2: "prior-knowledge",
-          http2IdleTimeout: 0,
-        }),
-      );
+      const conn = await h2c(port, "/idle", { http2IdleTimeout: 0 });
       assert.equal(http2Pool.connections, 1);
       await conn.close();
       for (let i = 0; i < 100 && http2Pool.connections > 0; i++) {
@@ -216,24 +222,32 @@ h2Test(
   () =>
     withPeer([], async ({ port }) => {
       const err = await expectReject(
-        within(
-          5000,
-          "connect",
-          connect(`ws://127.0.0.1:${port}/hang`, {
-            http2: "prior-knowledge",
-            connectTimeout: 300,
-          }),
-        ),
+        h2c(port, "/hang", { connectTimeout: 300 }),
         "TIMEOUT",
       );
       assert.match(err.message, /timed out/);
-      const ok = await within(
-        5000,
-        "connect",
-        connect(`ws://127.0.0.1:${port}/fine`, { http2: "prior-knowledge" }),
-      );
+      const ok = await h2c(port, "/fine");
       assert.equal(ok.response.headers.get("x-session"), "1");
       await ok.close();
+    }),
+);
+
+h2Test(
+  "RST_STREAM NO_ERROR after the server's full answer ends a send waiting for window instead of hanging it",
+  () =>
+    withPeer([], async ({ port }) => {
+      const conn = await h2c(port, "/stop");
+      const big = new Uint8Array(1 << 20); // beyond the 64 KiB stream window
+      const sent = conn.send(big).then(() => "sent", (e) => e.code);
+      const outcome = await within(5000, "send settles", sent);
+      assert.ok(
+        outcome === "CONNECTION_LOST" || outcome === "CLOSED",
+        `send: ${outcome}`,
+      );
+      // A failed write is fatal to the connection (1006) unless a reader
+      // took the server's close frame first; either way it ends.
+      const info = await within(5000, "closed", conn.closed);
+      assert.ok(info.code === 1000 || info.code === 1006, `${info.code}`);
     }),
 );
 
@@ -242,13 +256,7 @@ h2Test(
   () =>
     withPeer([], async ({ port }) => {
       const err = await expectReject(
-        within(
-          5000,
-          "connect",
-          connect(`ws://127.0.0.1:${port}/missing`, {
-            http2: "prior-knowledge",
-          }),
-        ),
+        h2c(port, "/missing"),
         "HTTP_RETURNED_ERROR",
       );
       assert.equal(err.status, 404);
@@ -261,22 +269,12 @@ h2Test(
   () =>
     withPeer([], async ({ port }) => {
       const before = await expectReject(
-        within(
-          5000,
-          "connect",
-          connect(`ws://127.0.0.1:${port}/reset`, { http2: "prior-knowledge" }),
-        ),
+        h2c(port, "/reset"),
         "CONNECTION_LOST",
       );
       assert.ok(before instanceof Http2Error);
       assert.equal(before.http2Code, H2Code.CANCEL);
-      const conn = await within(
-        5000,
-        "connect",
-        connect(`ws://127.0.0.1:${port}/reset-after-data`, {
-          http2: "prior-knowledge",
-        }),
-      );
+      const conn = await h2c(port, "/reset-after-data");
       await conn.send("boom");
       const after = await expectReject(
         within(5000, "receive", conn.receive()),
@@ -288,11 +286,7 @@ h2Test(
       assert.equal(cause.http2Code, H2Code.INTERNAL_ERROR);
       await conn.closed;
       // The connection itself survives a stream reset.
-      const ok = await within(
-        5000,
-        "connect",
-        connect(`ws://127.0.0.1:${port}/fine`, { http2: "prior-knowledge" }),
-      );
+      const ok = await h2c(port, "/fine");
       assert.equal(ok.response.headers.get("x-session"), "1");
       await ok.close();
     }),

@@ -48,6 +48,7 @@ export class Http2ByteStream implements ByteStream {
   #remoteEnded = false;
   #localClosed = false;
   #error: WebSocketError | null = null;
+  #sendError: WebSocketError | null = null;
   #responded = false;
   #resolveResponse!: (r: StreamResponse) => void;
   #rejectResponse!: (e: unknown) => void;
@@ -98,7 +99,7 @@ export class Http2ByteStream implements ByteStream {
 
   /** Queues `data` on the stream; resolves when all of it is framed. */
   async write(data: Uint8Array): Promise<number> {
-    if (this.#error) throw this.#error;
+    if (this.#error ?? this.#sendError) throw this.#error ?? this.#sendError;
     if (this.#localClosed) {
       throw new WebSocketError("CLOSED", `HTTP/2 stream ${this.id} is closed`);
     }
@@ -196,6 +197,21 @@ export class Http2ByteStream implements ByteStream {
       );
     }
     this.#wakeReader();
+  }
+
+  /**
+   * @internal The server closed the stream after its full response
+   * (RST_STREAM NO_ERROR): reading ends normally, sending is over.
+   */
+  stopped(): void {
+    this.ended();
+    this.#sendError = new WebSocketError(
+      "CONNECTION_LOST",
+      `the server closed HTTP/2 stream ${this.id}`,
+    );
+    const w = this.#drainWaiter;
+    this.#drainWaiter = null;
+    w?.reject(this.#sendError);
   }
 
   /** @internal The stream was reset, refused by GOAWAY, or its connection ended. */

@@ -206,7 +206,7 @@ export class Http2Transport implements StreamCarrier {
           this.#streams.get(e.streamId)?.drained();
           break;
         case "streamClosed":
-          this.#streams.get(e.streamId)?.ended();
+          this.#streams.get(e.streamId)?.stopped();
           break;
         case "reset":
           this.#streams.get(e.streamId)?.reset(e.error);

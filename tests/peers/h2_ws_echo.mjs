@@ -5,7 +5,8 @@
 //
 // Paths: /missing answers 404; /reset resets the stream with CANCEL before
 // answering; /reset-after-data answers 200, then resets with INTERNAL_ERROR
-// on the first DATA; /hang never answers; anything else answers 200 and echoes. Every 200 carries
+// on the first DATA; /hang never answers; /stop answers 200 with a close
+// frame, END_STREAM and RST_STREAM NO_ERROR; anything else answers 200 and echoes. Every 200 carries
 // `x-session: N`, the ordinal of the HTTP/2 connection it came on, so tests
 // can see streams share one. `max-streams=N` sets
 // SETTINGS_MAX_CONCURRENT_STREAMS (Node's default: 100).
@@ -111,6 +112,13 @@ server.on("stream", (stream, headers) => {
   }
   response["x-version-seen"] = headers["sec-websocket-version"] ?? "";
   stream.respond(response);
+  if (path === "/stop") {
+    // A full response (close 1000, END_STREAM), then RST_STREAM NO_ERROR:
+    // "stop sending" (RFC 9113 §8.1), while the client may still be sending.
+    stream.end(frame(true, 0x8, Buffer.from([0x03, 0xe8])));
+    stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    return;
+  }
   let pending = Buffer.alloc(0);
   stream.on("data", (chunk) => {
     if (path === "/reset-after-data") {
