@@ -252,6 +252,25 @@ h2Test(
 );
 
 h2Test(
+  "GOAWAY: the refused stream is CONNECTION_LOST, older streams keep working, the next WebSocket gets a new connection",
+  () =>
+    withPeer([], async ({ port }) => {
+      const old = await h2c(port, "/old");
+      const refused = await expectReject(
+        h2c(port, "/goaway"),
+        "CONNECTION_LOST",
+      );
+      assert.match(refused.message, /GOAWAY/);
+      await old.send("still here");
+      assert.equal(await within(5000, "echo", old.receive()), "still here");
+      const fresh = await h2c(port, "/fresh");
+      assert.equal(fresh.response.headers.get("x-session"), "2");
+      assert.equal(old.response.headers.get("x-session"), "1");
+      await Promise.all([old.close(), fresh.close()]);
+    }),
+);
+
+h2Test(
   "a 404 answer is HTTP_RETURNED_ERROR with status and headers",
   () =>
     withPeer([], async ({ port }) => {

@@ -5,7 +5,8 @@
 //
 // Paths: /missing answers 404; /reset resets the stream with CANCEL before
 // answering; /reset-after-data answers 200, then resets with INTERNAL_ERROR
-// on the first DATA; /hang never answers; /stop answers 200 with a close
+// on the first DATA; /hang never answers; /goaway sends GOAWAY with
+// the previous stream as the last one; /stop answers 200 with a close
 // frame, END_STREAM and RST_STREAM NO_ERROR; anything else answers 200 and echoes. Every 200 carries
 // `x-session: N`, the ordinal of the HTTP/2 connection it came on, so tests
 // can see streams share one. `max-streams=N` sets
@@ -98,6 +99,11 @@ server.on("stream", (stream, headers) => {
   if (path === "/missing") {
     stream.respond({ ":status": 404, "x-reason": "no such socket" });
     stream.end("not here");
+    return;
+  }
+  if (path === "/goaway") {
+    // GOAWAY that keeps the streams opened before this one.
+    stream.session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id - 2);
     return;
   }
   if (path === "/hang") return; // never answers: for connectTimeout
