@@ -19,12 +19,22 @@
  * socket).
  *
  * @example Send a message and print the reply
- * ```ts ignore
- * import { connect } from "./mod.ts";
- * const conn = await connect("ws://127.0.0.1:8080/");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { acceptWebSocket, connect } from "./mod.ts";
+ *
+ * // A server of our own to talk to: it echoes every message.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+ *   for await (const message of peer) await peer.send(message);
+ * });
+ *
+ * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
  * await conn.send("hello");
- * console.log(await conn.receive());
+ * assert.equal(await conn.receive(), "hello");
  * await conn.close();
+ * await echo;
+ * listener.close();
  * ```
  *
  * @module

@@ -37,6 +37,7 @@ import {
   latencyTable,
   type MemoryRow,
   memoryTable,
+  writeJsonReport,
 } from "./report.ts";
 
 /** A message size and how many messages of it to echo. */
@@ -522,23 +523,13 @@ async function main(): Promise<number> {
   console.log(out.join("\n"));
 
   if (options.json) {
-    const json = JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        deno,
-        v8,
-        cores,
-        server: "npm:ws@8 WebSocketServer under Deno",
-        options: { ...options, parts: [...options.parts] },
-        echo,
-        latency,
-        memory,
-      },
-      null,
-      2,
-    );
-    if (options.json === "-") console.log(json);
-    else await Deno.writeTextFile(options.json, json + "\n");
+    await writeJsonReport(options.json, {
+      server: "npm:ws@8 WebSocketServer under Deno",
+      options: { ...options, parts: [...options.parts] },
+      echo,
+      latency,
+      memory,
+    });
   }
   const failures =
     [...echo, ...latency, ...memory].filter((r) => r.error).length;

@@ -172,3 +172,27 @@ export function memoryTable(rows: MemoryRow[]): string {
   }
   return lines.join("\n");
 }
+
+/**
+ * Writes a benchmark's numbers as JSON to `target` (`-`: stdout, after the
+ * tables), headed by the date, the Deno and V8 versions and the core count.
+ */
+export async function writeJsonReport(
+  target: string,
+  numbers: Record<string, unknown>,
+): Promise<void> {
+  const { deno, v8 } = Deno.version;
+  const json = JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      deno,
+      v8,
+      cores: navigator.hardwareConcurrency,
+      ...numbers,
+    },
+    null,
+    2,
+  );
+  if (target === "-") console.log(json);
+  else await Deno.writeTextFile(target, json + "\n");
+}

@@ -12,12 +12,14 @@ import {
   buildAcceptResponse,
   buildErrorResponse,
   computeAccept,
+  HeadTooLargeError,
+  MAX_HEAD_BYTES,
   parseRequestHead,
   type RequestHead,
   validateRequest,
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
-import { readHttpHead, withAbort, writeAll } from "./transport.ts";
+import { readHttpHead, withAbort, writeAll } from "./io/stream.ts";
 import {
   loadCompression,
   negotiateOffer,
@@ -33,6 +35,16 @@ export interface AcceptOptions extends ConnectionOptions {
   headers?: HeadersInit;
   /** Time limit in ms for the client to send its request (default 10000). */
   handshakeTimeout?: number;
+  /**
+   * Browser origins allowed to connect, like `ws`'s `verifyClient`: a list
+   * (`"*"` accepts any) or a predicate. A request with an `Origin` header
+   * that is not allowed gets 403 before `onRequest` runs; a request without
+   * one (not from a browser) is accepted. Unset: every origin is accepted.
+   * A server on 127.0.0.1 is reachable from every page a browser opens, so
+   * set this when the server does more than echo (cross-site WebSocket
+   * hijacking).
+   */
+  origins?: string[] | ((origin: string) => boolean);
   /** Inspect the request; throw a `WebSocketError` with `status` to refuse it. */
   onRequest?(request: RequestHead): void | Promise<void>;
 }
@@ -43,7 +55,67 @@ const REASONS: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
+  502: "Bad Gateway",
 };
+
+/** After a 431, how long and how much of the rest of the request we read and drop. */
+const DRAIN_MS = 1000;
+const DRAIN_BYTES = 1024 * 1024;
+
+/**
+ * Answers a request head that grew past the limit with 431 and half-closes.
+ * The client is likely still sending: closing with its bytes unread would
+ * reset the connection and could destroy the answer before it is read, so
+ * read and drop a bounded amount first.
+ */
+async function refuseOversizedHead(conn: Deno.Conn): Promise<void> {
+  const answer = buildErrorResponse(
+    431,
+    REASONS[431],
+    `request head larger than ${MAX_HEAD_BYTES} bytes\n`,
+  );
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }, DRAIN_MS);
+  try {
+    await writeAll(conn, new TextEncoder().encode(answer));
+    await conn.closeWrite();
+    const buf = new Uint8Array(16 * 1024);
+    for (let drained = 0; drained < DRAIN_BYTES;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      drained += n;
+    }
+  } catch {
+    /* the client went away, or the drain timer closed it */
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Throws 403 when `origins` does not allow the request's Origin header. */
+function checkOrigin(
+  head: RequestHead,
+  origins: AcceptOptions["origins"],
+): void {
+  const origin = head.headers.get("origin");
+  if (origins === undefined || origin === null) return;
+  const allowed = typeof origins === "function"
+    ? origins(origin)
+    : origins.some((o) =>
+      o === "*" || o.toLowerCase() === origin.toLowerCase()
+    );
+  if (!allowed) {
+    throw new WebSocketError(
+      "BAD_HANDSHAKE",
+      `origin ${JSON.stringify(origin)} is not allowed`,
+      { status: 403 },
+    );
+  }
+}
 
 /**
  * Accepts a WebSocket upgrade on a connection from `Deno.listen()`. A bad
@@ -98,6 +170,7 @@ export async function acceptWebSocket(
     let upgrade;
     try {
       upgrade = validateRequest(head);
+      checkOrigin(head, options.origins);
       await options.onRequest?.(head);
     } catch (e) {
       const status = e instanceof WebSocketError && e.status ? e.status : 400;
@@ -116,7 +189,7 @@ export async function acceptWebSocket(
     const protocol = options.protocols?.find((p) =>
       upgrade.protocols.includes(p)
     ) ?? "";
-    const accept = await computeAccept(upgrade.key);
+    const accept = computeAccept(upgrade.key);
     const compression = (options.compression && await loadCompression())
       ? options.compression
       : undefined;
@@ -159,6 +232,7 @@ export async function acceptWebSocket(
         : null,
     });
   } catch (e) {
+    if (e instanceof HeadTooLargeError) await refuseOversizedHead(conn);
     try {
       conn.close();
     } catch { /* already closed */ }

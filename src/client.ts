@@ -7,6 +7,7 @@
 
 import { WebSocketError } from "./errors.ts";
 import {
+  basicAuth,
   buildRequest,
   computeAccept,
   generateKey,
@@ -23,14 +24,19 @@ import {
   resolveCompressionOptions,
 } from "./deflate.ts";
 import { connectOverHttp2, type Http2ConnectOptions } from "./io/h2_connect.ts";
-import {
-  basicAuth,
-  mapNetError,
-  openTransport,
-  readHttpHead,
-  withAbort,
-  writeAll,
-} from "./transport.ts";
+import { openTransport } from "./io/transport.ts";
+import { mapNetError } from "./io/net_error.ts";
+import { parseProxy, proxyFromEnv } from "./io/proxy.ts";
+import { parseRoutes, type RouteTable } from "./io/resolve.ts";
+import { readHttpHead, withAbort, writeAll } from "./io/stream.ts";
+import { checkClientCertificate, explainEarlyEnd } from "./io/tls.ts";
+
+/**
+ * The default of {@linkcode ConnectOptions.connectTimeout}: 30 s for TCP,
+ * proxy, TLS and the upgrade together, so that a server that accepts the
+ * connection and never answers cannot hold `connect()` forever.
+ */
+export const DEFAULT_CONNECT_TIMEOUT = 30_000;
 
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions extends ConnectionOptions, Http2ConnectOptions {
@@ -42,7 +48,17 @@ export interface ConnectOptions extends ConnectionOptions, Http2ConnectOptions {
   origin?: string;
   /** Extra CA certificates (PEM strings) to trust for `wss://`. */
   caCerts?: string[];
-  /** Time limit in ms for TCP connect, TLS and the upgrade together. */
+  /**
+   * Client certificate chain (PEM) for mutual TLS, sent to a `wss://` server
+   * that asks for one; needs `key`.
+   */
+  cert?: string;
+  /** Private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC) of `cert`. */
+  key?: string;
+  /**
+   * Time limit in ms for TCP connect, proxy, TLS and the upgrade together
+   * (default {@linkcode DEFAULT_CONNECT_TIMEOUT}, 30 s; 0 for none).
+   */
   connectTimeout?: number;
   /** Follow up to this many redirects (default 0: a 3xx is an error). */
   followRedirects?: number;
@@ -52,8 +68,33 @@ export interface ConnectOptions extends ConnectionOptions, Http2ConnectOptions {
   auth?: { username: string; password: string };
   /** Token sent as `Authorization: Bearer`. */
   bearer?: string;
-  /** HTTP proxy URL to tunnel through with CONNECT. Default: `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` (unless `NO_PROXY` matches) when env access is granted; `false` for none. */
+  /**
+   * Proxy to tunnel through: `http://[user:pass@]host[:port]` (CONNECT,
+   * default port 1080), `https://…` (TLS to the proxy, then CONNECT inside;
+   * default port 443), `socks5://…` (SOCKS5, the target's name resolved
+   * here) or `socks5h://…` (the proxy resolves it). Default: `HTTPS_PROXY`
+   * (wss) / `HTTP_PROXY` (ws), then `ALL_PROXY`, unless `NO_PROXY` matches,
+   * where env access is granted; `false` for none.
+   */
   proxy?: string | URL | false;
+  /** Proxy credentials (Basic for HTTP(S) proxies, RFC 1929 for SOCKS5); override the proxy URL's user:pass@. Sent to the proxy only. */
+  proxyAuth?: { username: string; password: string };
+  /** CA certificates (PEM) to trust for an `https://` proxy's own certificate (`caCerts` is for the server). */
+  proxyCaCerts?: string[];
+  /**
+   * curl's `--resolve`: `"HOST:PORT:ADDR[,ADDR…]"` entries that give the
+   * addresses of a host and port (`*` for any host or port) instead of DNS.
+   * Several addresses are raced (happy eyeballs, RFC 8305). Host header,
+   * SNI and the certificate check keep the URL's name.
+   */
+  resolve?: string[];
+  /**
+   * curl's `--connect-to`: `"HOST1:PORT1:HOST2:PORT2"` entries; a request
+   * for HOST1:PORT1 connects to HOST2:PORT2 instead (an empty part matches
+   * any, or keeps the original). Host header, SNI and the certificate check
+   * keep the URL's name.
+   */
+  connectTo?: string[];
   /** Connect to this Unix socket; the URL still gives Host and path. */
   unixSocket?: string;
   /**
@@ -89,42 +130,6 @@ export function parseWebSocketUrl(input: string | URL): URL {
     );
   }
   return url;
-}
-
-function envGet(name: string): string | undefined {
-  try {
-    if (
-      Deno.permissions.querySync({ name: "env", variable: name }).state !==
-        "granted"
-    ) return undefined;
-    return Deno.env.get(name) || Deno.env.get(name.toLowerCase()) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The proxy to use for `url` from the environment (`HTTPS_PROXY` for wss,
- * `HTTP_PROXY` for ws, then `ALL_PROXY`; `NO_PROXY` excludes hosts), read
- * only where env access is granted.
- */
-export function proxyFromEnv(url: URL): string | undefined {
-  const proxy =
-    envGet(url.protocol === "wss:" ? "HTTPS_PROXY" : "HTTP_PROXY") ??
-      envGet("ALL_PROXY");
-  if (!proxy) return undefined;
-  const noProxy = envGet("NO_PROXY");
-  if (noProxy) {
-    const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-    for (let entry of noProxy.split(",")) {
-      entry = entry.trim().toLowerCase().replace(/:\d+$/, "");
-      if (entry === "*") return undefined;
-      if (entry === "") continue;
-      const bare = entry.replace(/^\*?\./, "");
-      if (host === bare || host.endsWith("." + bare)) return undefined;
-    }
-  }
-  return proxy;
 }
 
 const BODY_PREVIEW = 1024;
@@ -173,29 +178,43 @@ export async function connect(
   let target = parseWebSocketUrl(url);
   const original = target;
   resolveCompressionOptions(options.compression); // INVALID_ARGUMENT early
+  checkClientCertificate(options.cert, options.key);
+  const routes = parseRoutes(options.resolve, options.connectTo);
+  if (options.proxy) parseProxy(options.proxy, options.proxyAuth);
+  const limit = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  if (!(limit >= 0)) {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      `connectTimeout must be 0 (none) or more ms, got ${options.connectTimeout}`,
+    );
+  }
   const controller = new AbortController();
   const signal = controller.signal;
   const onAbort = () => controller.abort(options.signal!.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  if (options.connectTimeout !== undefined) {
+  // Infinity (like 0) is no limit; setTimeout cannot wait longer than 2^31-1 ms.
+  if (limit > 0 && limit < 2 ** 31) {
+    const which = options.connectTimeout === undefined
+      ? "the default connectTimeout"
+      : "connectTimeout";
     timer = setTimeout(
       () =>
         controller.abort(
           new WebSocketError(
             "TIMEOUT",
-            `connect to ${target.host} timed out after ${options.connectTimeout} ms`,
+            `connect to ${target.host} timed out after ${limit} ms (${which})`,
           ),
         ),
-      options.connectTimeout,
+      limit,
     );
   }
   try {
     const redirectsAllowed = options.followRedirects ?? 0;
     for (let redirects = 0;; redirects++) {
       try {
-        return await attempt(target, original, options, signal);
+        return await attempt(target, original, options, routes, signal);
       } catch (e) {
         if (
           !(e instanceof WebSocketError) || e.code !== "HTTP_RETURNED_ERROR" ||
@@ -270,6 +289,7 @@ async function attempt(
   url: URL,
   original: URL,
   options: ConnectOptions,
+  routes: RouteTable,
   signal: AbortSignal,
 ): Promise<WebSocketConnection> {
   let headers = headerPairs(options.headers);
@@ -314,9 +334,7 @@ async function attempt(
     headers,
   });
   const expectedAccept = computeAccept(key);
-  const proxy = options.proxy === false
-    ? undefined
-    : options.unixSocket
+  const proxy = options.proxy === false || options.unixSocket
     ? undefined
     : options.proxy ?? proxyFromEnv(url);
   const viaHttp2 = await connectOverHttp2(
@@ -327,8 +345,12 @@ async function attempt(
   if (viaHttp2) return viaHttp2;
   const conn = await openTransport(url, {
     caCerts: options.caCerts,
+    cert: options.cert,
+    key: options.key,
     unixSocket: options.unixSocket,
-    proxy,
+    proxy: proxy ? parseProxy(proxy, options.proxyAuth) : undefined,
+    proxyCaCerts: options.proxyCaCerts,
+    routes,
     signal,
   });
   try {
@@ -336,7 +358,14 @@ async function attempt(
       (async () => {
         options.onRequest?.(request, requestUrl);
         await writeAll(conn, new TextEncoder().encode(request));
-        const raw = await readHttpHead(conn, "server");
+        const raw = await readHttpHead(conn, "server").catch((e) => {
+          if (url.protocol !== "wss:") throw e;
+          throw explainEarlyEnd(
+            mapNetError(e, `TLS with ${url.host}`),
+            options.cert !== undefined,
+            `TLS with ${url.host}`,
+          );
+        });
         const head = parseResponseHead(raw.head, raw.head.length);
         const rest = raw.rest;
         if (head.status !== 101) {
@@ -356,7 +385,7 @@ async function attempt(
           });
         }
         const agreed = validateResponse(head, {
-          accept: await expectedAccept,
+          accept: expectedAccept,
           protocols: options.protocols,
           offeredExtensions: compression !== undefined,
         });

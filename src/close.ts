@@ -32,8 +32,11 @@ export const MAX_CLOSE_REASON_BYTES = 123;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isValidCloseCode } from "./close.ts";
- * console.log(isValidCloseCode(1000), isValidCloseCode(1005), isValidCloseCode(4000)); // true false true
+ * assert.equal(isValidCloseCode(1000), true);
+ * assert.equal(isValidCloseCode(1005), false); // never sent on the wire
+ * assert.equal(isValidCloseCode(4000), true);
  * ```
  */
 export function isValidCloseCode(code: number): boolean {
@@ -48,8 +51,9 @@ export function isValidCloseCode(code: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeClosePayload } from "./close.ts";
- * console.log(encodeClosePayload(1000, "bye")); // Uint8Array(5) [3, 232, 98, 121, 101]
+ * assert.deepEqual(encodeClosePayload(1000, "bye"), new Uint8Array([3, 232, 98, 121, 101]));
  * ```
  */
 export function encodeClosePayload(code?: number, reason = ""): Uint8Array {
@@ -97,8 +101,11 @@ export interface ClosePayload {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseClosePayload } from "./close.ts";
- * console.log(parseClosePayload(new Uint8Array([0x03, 0xe8, 0x6f, 0x6b]))); // { code: 1000, reason: "ok" }
+ * const close = parseClosePayload(new Uint8Array([0x03, 0xe8, 0x6f, 0x6b]));
+ * assert.equal(close.code, 1000);
+ * assert.equal(close.reason, "ok");
  * ```
  */
 export function parseClosePayload(payload: Uint8Array): ClosePayload {

@@ -20,7 +20,6 @@ import { closedError, WebSocketError } from "./errors.ts";
 import type { FrameMeta } from "./flags.ts";
 import { CloseCode } from "./close.ts";
 import { Protocol, type Role } from "./protocol.ts";
-import type { CompressionOptions, PerMessageDeflate } from "./deflate.ts";
 import type { ByteStream } from "./io/byte_stream.ts";
 import { ByteSource } from "./io/byte_source.ts";
 import { WriteQueue } from "./io/write_queue.ts";
@@ -35,8 +34,8 @@ import { PieceReader } from "./conn/piece_reader.ts";
 import { Closing } from "./conn/closing.ts";
 import { Keepalive } from "./conn/keepalive.ts";
 import { runCallbackLoop } from "./conn/callback_loop.ts";
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import {
-  DEFAULT_MAX_MESSAGE_SIZE,
   type Message,
   messageReadable,
   messageWritable,
@@ -44,6 +43,8 @@ import {
 } from "./conn/messages.ts";
 
 export type { CloseInfo, ConnectionState, Message };
+export type { ConnectionInit, ConnectionOptions } from "./conn/options.ts";
+import type { ConnectionInit } from "./conn/options.ts";
 
 /** The result of {@linkcode WebSocketConnection.recv}. */
 export interface RecvResult {
@@ -60,74 +61,6 @@ export type FrameCallback = (
   conn: WebSocketConnection,
 ) => void | Promise<void>;
 
-/** Behaviour options shared by the client and server faces. */
-export interface ConnectionOptions {
-  /** Answer pings automatically (default true); like libcurl's `CURLWS_NOAUTOPONG` when false. */
-  autoPong?: boolean;
-  /** Largest frame accepted from the peer; bigger ones close with 1009. Default: no limit. */
-  maxFrameSize?: number;
-  /** Largest whole message assembled by `receive()`, iteration and `readable` (default 64 MiB); 1009 above it. */
-  maxMessageSize?: number;
-  /** How long `close()` waits for the peer's close frame, in ms (default 5000). */
-  closeTimeout?: number;
-  /** Hand over all traffic undecoded and answer nothing (libcurl's `CURLWS_RAW_MODE`). */
-  rawMode?: boolean;
-  /** Aborting it closes the connection at once; pending calls reject with `ABORTED`. */
-  signal?: AbortSignal;
-  /**
-   * Send a ping after this many ms without receiving anything (default: off).
-   * Liveness is judged by what the reader sees, so keep a reader running
-   * (`recv`, `receive`, iteration or `perform`).
-   */
-  pingInterval?: number;
-  /** With `pingInterval`: fail with `TIMEOUT` when nothing arrives this many ms after a ping (default: pingInterval). */
-  pongTimeout?: number;
-  /**
-   * Fail with `TIMEOUT` after this many ms in which nothing arrived (default:
-   * off): we send close 1001 and shut down. With `pingInterval` below it, a
-   * live peer's pongs keep the connection open.
-   */
-  idleTimeout?: number;
-  /**
-   * Fail with `TIMEOUT` when a write has waited this many ms for the peer to
-   * take our bytes (default: off): a peer that stops reading cannot pin a
-   * send, or the memory behind it, for longer. The socket is closed (1006):
-   * no close frame can pass a peer that does not read.
-   */
-  sendTimeout?: number;
-  /**
-   * permessage-deflate (RFC 7692), off by default. `true` offers
-   * `permessage-deflate; client_max_window_bits`; an object tunes the offer
-   * (clients) or the answer (servers). Received messages are inflated with
-   * their size checked against `maxMessageSize` while inflating; messages of
-   * at least `threshold` bytes (default 1 KiB) are sent compressed. With
-   * compression, `recv()` delivers inflated bytes: each inflated chunk is
-   * reported like a frame of its own (`offset`/`bytesleft` within the
-   * chunk, CONT on all but the message's last piece).
-   */
-  compression?: boolean | CompressionOptions;
-}
-
-/** What the opening handshake established; used to build a connection. */
-export interface ConnectionInit {
-  /** The URL that was connected to (the request URL for servers). */
-  url: URL;
-  /** Our role. */
-  role: Role;
-  /** Negotiated subprotocol, or "". */
-  protocol: string;
-  /** Negotiated extensions header, or "". */
-  extensions: string;
-  /** Status and headers of the upgrade response (server role: of the request). */
-  response: { status: number; headers: Headers };
-  /** Bytes that arrived after the handshake: the first frame bytes. */
-  leftover: Uint8Array;
-  /** Negotiated permessage-deflate state, if any. */
-  deflate?: PerMessageDeflate | null;
-  /** Behaviour options. */
-  options: ConnectionOptions;
-}
-
 /**
  * An open WebSocket connection, client or server side.
  *
@@ -139,15 +72,25 @@ export interface ConnectionInit {
  * {@linkcode WebSocketConnection.send} (like `curl_ws_send`) or `writable`.
  *
  * @example Echo one message
- * ```ts ignore
- * import { connect } from "../mod.ts";
- * const conn = await connect("ws://127.0.0.1:8080/");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { acceptWebSocket, connect } from "../mod.ts";
+ *
+ * // An echo server on our own codec, on a free port.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+ *   for await (const message of peer) await peer.send(message);
+ * });
+ * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
  * await conn.send("hello");
  * for await (const message of conn) {
- *   console.log(message);
+ *   assert.equal(message, "hello");
  *   break;
  * }
  * await conn.close();
+ * await echo;
+ * listener.close();
+ * assert.deepEqual(await conn.closed, { code: 1000, reason: "", wasClean: true });
  * ```
  */
 export class WebSocketConnection {
@@ -199,7 +142,7 @@ export class WebSocketConnection {
       deflate: raw ? null : deflate,
     });
     const lifecycle = this.#lifecycle = new Lifecycle(
-      o.closeTimeout ?? 5000,
+      o.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
       () => {
         this.#keepalive?.stop();
         this.#source.close();
@@ -310,13 +253,28 @@ export class WebSocketConnection {
    * afterwards.
    *
    * @example Read a large frame in 64 KiB pieces
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect, WS } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
+   * await conn.send(new Uint8Array(100_000).fill(7)); // echoed as one frame
    * const buf = new Uint8Array(65536);
+   * let total = 0;
    * for (;;) {
    *   const { n, meta } = await conn.recv(buf);
-   *   await file.write(buf.subarray(0, n));
+   *   total += n; // a file would take buf.subarray(0, n) here
    *   if (meta.bytesleft === 0 && !(meta.flags & WS.CONT)) break;
    * }
+   * assert.equal(total, 100_000);
+   * await conn.close();
+   * await echo;
+   * listener.close();
    * ```
    */
   recv(buffer: Uint8Array): Promise<RecvResult> {
@@ -361,8 +319,21 @@ export class WebSocketConnection {
    * with 1009.
    *
    * @example
-   * ```ts ignore
-   * const message = await conn.receive();
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
+   * await conn.send(new Uint8Array([1, 2, 3]));
+   * assert.deepEqual(await conn.receive(), new Uint8Array([1, 2, 3]));
+   * await conn.close();
+   * await echo;
+   * listener.close();
    * ```
    */
   async receive(): Promise<Message | null> {
@@ -432,10 +403,25 @@ export class WebSocketConnection {
    * Resolves with how the connection closed; rejects on a protocol error.
    *
    * @example Reply to every message from inside the callback
-   * ```ts ignore
-   * await conn.perform(async (data, meta, conn) => {
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect, WS } from "../mod.ts";
+   *
+   * // A server that greets, then takes the echo of its greeting.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const server = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   await peer.send("hi");
+   *   const reply = await peer.receive();
+   *   await peer.close(1000, "done");
+   *   return reply;
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
+   * const info = await conn.perform(async (data, meta, conn) => {
    *   if (meta.flags & WS.TEXT) await conn.send(data, meta.flags & (WS.TEXT | WS.CONT));
    * });
+   * assert.equal(await server, "hi");
+   * assert.deepEqual(info, { code: 1000, reason: "done", wasClean: true });
+   * listener.close();
    * ```
    */
   async perform(onFrame: FrameCallback): Promise<CloseInfo> {
@@ -499,9 +485,23 @@ export class WebSocketConnection {
    * settles.
    *
    * @example A 10-byte frame sent in two calls
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect, WS } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
    * await conn.send(new Uint8Array(4), WS.BINARY | WS.OFFSET, 10);
    * await conn.send(new Uint8Array(6), WS.BINARY | WS.OFFSET, 0);
+   * const echoed = await conn.receive();
+   * assert.equal((echoed as Uint8Array).length, 10);
+   * await conn.close();
+   * await echo;
+   * listener.close();
    * ```
    */
   send(
@@ -522,9 +522,22 @@ export class WebSocketConnection {
    * nothing.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { acceptWebSocket, connect } from "../mod.ts";
+   *
+   * // An echo server on our own codec, on a free port.
+   * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+   *   for await (const message of peer) await peer.send(message);
+   * });
+   * const conn = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
    * await conn.close(1000, "bye");
-   * console.log(await conn.closed); // { code: 1000, reason: "bye", wasClean: true }
+   * // The echo server's iterator ends; its close answers ours with our code,
+   * // and `closed` reports the peer's close.
+   * assert.deepEqual(await conn.closed, { code: 1000, reason: "", wasClean: true });
+   * await echo;
+   * listener.close();
    * ```
    */
   close(code: number = CloseCode.NORMAL, reason = ""): Promise<void> {

@@ -57,9 +57,11 @@ export interface WebSocketErrorInit {
  *
  * @example Tell a refused upgrade from other failures
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WebSocketError } from "./errors.ts";
  * const err = new WebSocketError("HTTP_RETURNED_ERROR", "HTTP 403 Forbidden", { status: 403 });
- * if (err.code === "HTTP_RETURNED_ERROR") console.log(err.status); // 403
+ * assert.equal(err.code, "HTTP_RETURNED_ERROR");
+ * assert.equal(err.status, 403);
  * ```
  */
 export class WebSocketError extends Error {

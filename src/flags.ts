@@ -16,9 +16,12 @@
  *
  * @example Check what a received piece is
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WS } from "./flags.ts";
  * const flags = WS.TEXT | WS.CONT;
- * console.log((flags & WS.TEXT) !== 0, (flags & WS.CONT) !== 0); // true true
+ * assert.ok(flags & WS.TEXT);
+ * assert.ok(flags & WS.CONT);
+ * assert.equal(flags & WS.BINARY, 0);
  * ```
  */
 export const WS = {
@@ -47,11 +50,13 @@ export const Opcode = {
  *
  * @example Detect the end of a message
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type FrameMeta, WS } from "./flags.ts";
  * function isMessageEnd(meta: FrameMeta): boolean {
  *   return meta.bytesleft === 0 && (meta.flags & WS.CONT) === 0;
  * }
- * console.log(isMessageEnd({ age: 0, flags: WS.TEXT, offset: 0, bytesleft: 0, len: 5 }));
+ * assert.ok(isMessageEnd({ age: 0, flags: WS.TEXT, offset: 0, bytesleft: 0, len: 5 }));
+ * assert.ok(!isMessageEnd({ age: 0, flags: WS.TEXT | WS.CONT, offset: 0, bytesleft: 0, len: 5 }));
  * ```
  */
 export interface FrameMeta {

@@ -37,10 +37,11 @@ export function headerSize(length: number, masked: boolean): number {
  *
  * @example The header of an unmasked text frame "Hello" (RFC 6455 §5.7)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeHeader } from "./frame.ts";
  * const dst = new Uint8Array(2);
  * writeHeader(dst, 0, true, 0, 0x1, 5, null);
- * console.log(dst); // Uint8Array(2) [129, 5]
+ * assert.deepEqual(dst, new Uint8Array([0x81, 5])); // FIN + TEXT, length 5
  * ```
  */
 export function writeHeader(
@@ -105,6 +106,7 @@ export const DecodeResult = {
  *
  * @example Decode a frame fed one byte at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DecodeResult, FrameDecoder } from "./frame.ts";
  * const bytes = new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
  * const dec = new FrameDecoder();
@@ -115,7 +117,7 @@ export const DecodeResult = {
  *     if (r === DecodeResult.DATA) text += new TextDecoder().decode(dec.piece);
  *   }
  * }
- * console.log(text); // "Hello"
+ * assert.equal(text, "Hello");
  * ```
  */
 export class FrameDecoder {
@@ -307,13 +309,17 @@ export interface EncodeFrameOptions {
  *
  * @example RFC 6455 §5.7: a masked text frame "Hello"
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame } from "./frame.ts";
  * const frame = encodeFrame({
  *   opcode: 0x1,
  *   payload: new TextEncoder().encode("Hello"),
  *   maskKey: new Uint8Array([0x37, 0xfa, 0x21, 0x3d]),
  * });
- * console.log(frame); // 81 85 37 fa 21 3d 7f 9f 4d 51 58
+ * assert.deepEqual(
+ *   frame,
+ *   new Uint8Array([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]),
+ * ); // RFC 6455 §5.7
  * ```
  */
 export function encodeFrame(options: EncodeFrameOptions): Uint8Array {

@@ -16,13 +16,15 @@ const WORD_THRESHOLD = 32;
  *
  * @example Mask and unmask a payload in two pieces
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mask } from "./mask.ts";
  * const key = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
  * const data = new TextEncoder().encode("Hello");
- * mask(data, key); // masked: 7f 9f 4d 51 58
+ * mask(data, key);
+ * assert.deepEqual(data, new Uint8Array([0x7f, 0x9f, 0x4d, 0x51, 0x58]));
  * mask(data.subarray(0, 2), key, 0);
  * mask(data.subarray(2), key, 2);
- * console.log(new TextDecoder().decode(data)); // "Hello"
+ * assert.equal(new TextDecoder().decode(data), "Hello"); // masking twice unmasks
  * ```
  */
 export function mask(data: Uint8Array, key: Uint8Array, phase = 0): void {
@@ -61,10 +63,11 @@ export function mask(data: Uint8Array, key: Uint8Array, phase = 0): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maskInto } from "./mask.ts";
  * const out = new Uint8Array(7);
  * maskInto(out, 2, new Uint8Array([1, 2, 3]), new Uint8Array([1, 1, 1, 1]), 0);
- * console.log(out); // Uint8Array(7) [0, 0, 0, 3, 2, 0, 0]
+ * assert.deepEqual(out, new Uint8Array([0, 0, 0, 3, 2, 0, 0]));
  * ```
  */
 export function maskInto(

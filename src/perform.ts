@@ -33,18 +33,30 @@ export interface PerformOptions extends ConnectOptions {
  * when the upgrade fails or the peer breaks the protocol.
  *
  * @example Print every text message and answer "bye" to the first
- * ```ts ignore
- * import { perform, WS } from "./mod.ts";
- * const info = await perform("ws://127.0.0.1:8080/", {
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { acceptWebSocket, perform, WS } from "../mod.ts";
+ *
+ * // An echo server to talk to.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const echo = listener.accept().then(acceptWebSocket).then(async (peer) => {
+ *   for await (const message of peer) await peer.send(message);
+ * });
+ *
+ * const received: string[] = [];
+ * const info = await perform(`ws://127.0.0.1:${listener.addr.port}/`, {
  *   onOpen: (conn) => conn.send("hello").then(() => {}),
  *   onFrame: async (data, meta, conn) => {
  *     if (meta.flags & WS.TEXT) {
- *       console.log(new TextDecoder().decode(data));
+ *       received.push(new TextDecoder().decode(data));
  *       await conn.close(1000, "bye");
  *     }
  *   },
  * });
- * console.log(info.code); // 1000
+ * assert.deepEqual(received, ["hello"]);
+ * assert.equal(info.code, 1000);
+ * await echo;
+ * listener.close();
  * ```
  */
 export async function perform(

@@ -14,13 +14,15 @@ const WORD_SCAN_MIN = 64;
  *
  * @example Validate text that arrives in pieces
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Utf8Validator } from "./utf8.ts";
  * const v = new Utf8Validator();
  * const euro = new Uint8Array([0xe2, 0x82, 0xac]);
- * console.log(v.push(euro.subarray(0, 1))); // -1: still a valid prefix
- * console.log(v.push(euro.subarray(1))); // -1
- * console.log(v.complete); // true
- * console.log(new Utf8Validator().push(new Uint8Array([0xc0, 0x80]))); // 0
+ * assert.equal(v.push(euro.subarray(0, 1)), -1); // still a valid prefix
+ * assert.equal(v.complete, false);
+ * assert.equal(v.push(euro.subarray(1)), -1);
+ * assert.equal(v.complete, true);
+ * assert.equal(new Utf8Validator().push(new Uint8Array([0xc0, 0x80])), 0); // overlong: bad at byte 0
  * ```
  */
 export class Utf8Validator {
@@ -181,8 +183,10 @@ function skipAscii(bytes: Uint8Array, i: number, end: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isValidUtf8 } from "./utf8.ts";
- * console.log(isValidUtf8(new Uint8Array([0xed, 0xa0, 0x80]))); // false: a surrogate
+ * assert.equal(isValidUtf8(new Uint8Array([0xed, 0xa0, 0x80])), false); // a surrogate
+ * assert.equal(isValidUtf8(new TextEncoder().encode("€")), true);
  * ```
  */
 export function isValidUtf8(bytes: Uint8Array): boolean {

@@ -346,12 +346,14 @@ Deno.test('h2 connect: "auto" falls back to HTTP/1.1 when ALPN picks http/1.1 or
   }
 });
 
-Deno.test("h2 connect: bad http2 values and http2 with a proxy or Unix socket are INVALID_ARGUMENT", async () => {
+Deno.test("h2 connect: bad http2 values and http2 with a proxy, Unix socket, resolve or connectTo are INVALID_ARGUMENT", async () => {
   for (
     const options of [
       { http2: "yes" as unknown as true },
       { http2: true as const, proxy: "http://127.0.0.1:9" },
       { http2: "prior-knowledge" as const, unixSocket: "/nonexistent" },
+      { http2: true as const, connectTo: ["127.0.0.1:9:127.0.0.1:10"] },
+      { http2: true as const, resolve: ["example.test:9:127.0.0.1"] },
     ]
   ) {
     const err = await expectReject(

@@ -743,8 +743,11 @@ Deno.test("perform: many small frames read ahead do not each hold a whole read b
   assert.equal(received, tiny + 1);
   assert.equal(misplaced, 0);
   assert.equal(info.wasClean, true);
-  // The 8 MiB send buffer and a few read buffers; not 600 of them.
-  assert.ok(peak < 40 << 20, `external memory grew by ${peak >> 20} MiB`);
+  // The 8 MiB send buffer and a few read buffers; not 600 of them (that
+  // was ~150 MiB). Garbage not yet collected puts 8-50 MiB on top of the
+  // live figure, depending on when the GC ran (a 40 MiB bound failed 2 of 3
+  // runs of this test alone on correct code).
+  assert.ok(peak < 96 << 20, `external memory grew by ${peak >> 20} MiB`);
   await finish(server);
 });
 

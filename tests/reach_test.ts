@@ -16,9 +16,11 @@ import {
   perform,
   WebSocketError,
 } from "../mod.ts";
+import { DEFAULT_CONNECT_TIMEOUT } from "../src/client.ts";
 import { testCerts } from "./servers/certs.ts";
 import { startDenoEchoServer, startWsEchoServer } from "./servers/echo.ts";
 import { startConnectProxy } from "./servers/proxy.ts";
+import { peerMissing, startMicrosocks } from "./servers/peers.ts";
 import {
   type RequestHead,
   type ScriptedPeer,
@@ -26,7 +28,7 @@ import {
   type ScriptedServerOptions,
   startScriptedServer,
 } from "./servers/scripted.ts";
-import { DENO, finish, within } from "./helpers.ts";
+import { DENO, expectReject, finish, within } from "./helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -400,7 +402,7 @@ Deno.test("proxy: false disables the proxy; an unsupported proxy scheme is INVAL
   try {
     await echoOnce(server.url, { proxy: false });
     await assert.rejects(
-      connect(server.url, { proxy: "socks5://127.0.0.1:1080" }),
+      connect(server.url, { proxy: "socks4://127.0.0.1:1080" }),
       wsError("INVALID_ARGUMENT"),
     );
   } finally {
@@ -540,6 +542,75 @@ Deno.test("env proxy: HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY where --al
     await echo.close();
     await proxy.close();
   }
+});
+
+Deno.test("env proxy: a proxy variable readable but NO_PROXY not is PERMISSION_DENIED naming --allow-env=NO_PROXY, never a silent route", async () => {
+  const proxy = startConnectProxy();
+  const echo = await startWsEchoServer();
+  const net = "--allow-net=127.0.0.1";
+  try {
+    // NO_PROXY would exclude 127.0.0.1, but the child cannot read it.
+    const partial = await runChild(
+      echoScript(echo.url + "/partial"),
+      [net, "--allow-env=HTTP_PROXY"],
+      { HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" },
+    );
+    assert.equal(partial.ok, false);
+    assert.equal(partial.code, "PERMISSION_DENIED");
+    assert.match(partial.message, /NO_PROXY cannot be read/);
+    assert.match(partial.message, /--allow-env=NO_PROXY/);
+    // ALL_PROXY readable, but HTTP_PROXY (which would win for ws://) not.
+    const fallback = await runChild(
+      echoScript(echo.url + "/fallback"),
+      [net, "--allow-env=ALL_PROXY,NO_PROXY"],
+      { ALL_PROXY: proxy.url, HTTP_PROXY: "http://127.0.0.1:1" },
+    );
+    assert.equal(fallback.code, "PERMISSION_DENIED");
+    assert.match(fallback.message, /HTTP_PROXY cannot be read/);
+    assert.equal(proxy.requests.length, 0, "nothing went through the proxy");
+    assert.equal(echo.connections, 0, "nor around it");
+  } finally {
+    await echo.close();
+    await proxy.close();
+  }
+});
+
+const MICROSOCKS = peerMissing("microsocks", ["-h"]);
+
+Deno.test({
+  name:
+    "env proxy: ALL_PROXY=socks5h:// and HTTPS_PROXY=socks5:// (microsocks)",
+  ignore: MICROSOCKS !== "",
+  fn: async () => {
+    const { ca } = testCerts();
+    const socks = await startMicrosocks();
+    const echo = await startWsEchoServer();
+    const secure = await startWsEchoServer({ tls: true });
+    const ok = { ok: true, reply: "from child" };
+    try {
+      const via = `127.0.0.1:${socks.port}`;
+      assert.deepEqual(
+        await runChild(echoScript(echo.url + "/all"), [
+          "--allow-net=127.0.0.1",
+          ENV_FLAG,
+        ], { ALL_PROXY: `socks5h://${via}` }),
+        ok,
+      );
+      assert.deepEqual(
+        await runChild(
+          echoScript(secure.url + "/https", { caCerts: [ca] }),
+          ["--allow-net=127.0.0.1", ENV_FLAG],
+          { HTTPS_PROXY: `socks5://${via}` },
+        ),
+        ok,
+      );
+      assert.equal(echo.connections + secure.connections, 2);
+    } finally {
+      await secure.close();
+      await echo.close();
+      await socks.close();
+    }
+  },
 });
 
 Deno.test("env proxy: without --allow-env the variables are not read, and nothing crashes", async () => {
@@ -836,6 +907,103 @@ Deno.test("timeout: connectTimeout covers a proxy that never answers CONNECT", a
   );
   await finish(proxy);
   assert.deepEqual(first, [0x43], "CONNECT was sent"); // "C"
+});
+
+/**
+ * A fake clock for the one timer that matters: while `fn` runs, a timer of
+ * exactly DEFAULT_CONNECT_TIMEOUT ms fires after 150 ms instead, so the
+ * tests of the default need not wait 30 s. Every other timer is untouched.
+ */
+async function withShortDefault<T>(fn: () => Promise<T>): Promise<T> {
+  const real = globalThis.setTimeout;
+  const short = (cb: () => void, ms?: number) =>
+    real(cb, ms === DEFAULT_CONNECT_TIMEOUT ? 150 : ms);
+  globalThis.setTimeout = short as typeof setTimeout;
+  try {
+    return await fn();
+  } finally {
+    globalThis.setTimeout = real;
+  }
+}
+
+/**
+ * Silent servers at each stage of the upgrade: TCP accepted and nothing
+ * said; TLS done and no HTTP answer; half a response head, then nothing.
+ */
+const SILENT_STAGES: [
+  string,
+  ScriptedServerOptions,
+  (p: ScriptedPeer) => Promise<void>,
+][] = [
+  ["TCP accepted, no answer", {}, async (peer) => {
+    await peer.readUntilEof(5000);
+  }],
+  ["TLS accepted, no HTTP answer", { tls: true }, async (peer) => {
+    await peer.readRequest();
+    await peer.readUntilEof(5000);
+  }],
+  ["a partial response head, then nothing", {}, async (peer) => {
+    await peer.readRequest();
+    await peer.writeRaw("HTTP/1.1 101 Switching Protocols\r\nUpgrade: webs");
+    await peer.readUntilEof(5000);
+  }],
+];
+
+for (const [stage, serverOptions, handler] of SILENT_STAGES) {
+  for (const given of [200, undefined]) {
+    Deno.test(
+      `timeout: ${stage}: ${
+        given === undefined
+          ? `the default connectTimeout (${DEFAULT_CONNECT_TIMEOUT} ms, on a fake clock)`
+          : `connectTimeout ${given}`
+      } ends connect() and drops the connection`,
+      async () => {
+        const { ca } = testCerts();
+        const server = startScriptedServer(handler, serverOptions);
+        const err = await withShortDefault(() =>
+          expectReject(
+            within(
+              5000,
+              "connect",
+              connect(server.url + "/silent", {
+                caCerts: [ca],
+                connectTimeout: given,
+              }),
+            ),
+            "TIMEOUT",
+          )
+        );
+        assert.match(
+          err.message,
+          given === undefined
+            ? new RegExp(
+              `after ${DEFAULT_CONNECT_TIMEOUT} ms \\(the default connectTimeout\\)`,
+            )
+            : /after 200 ms \(connectTimeout\)/,
+        );
+        await finish(server); // each handler requires the client to drop it
+      },
+    );
+  }
+}
+
+Deno.test("timeout: connectTimeout 0 means no limit (the default timer is not armed)", async () => {
+  const reached = Promise.withResolvers<number>();
+  const server = silentServer(reached.resolve);
+  const controller = new AbortController();
+  const attempt = withShortDefault(() =>
+    connect(server.url, { connectTimeout: 0, signal: controller.signal })
+  );
+  await within(5000, "request sent", reached.promise);
+  // Past the fake clock's 150 ms, connect() is still waiting.
+  await new Promise((r) => setTimeout(r, 400));
+  controller.abort(new Error("enough"));
+  await expectReject(within(5000, "connect", attempt), "ABORTED");
+  await finish(server);
+  await assert.rejects(
+    connect(server.url, { connectTimeout: -1 }),
+    wsError("INVALID_ARGUMENT"),
+  );
 });
 
 Deno.test("timeout: connectTimeout does not limit an open connection", async () => {

@@ -8,6 +8,12 @@
 import { parseArgs } from "node:util";
 import { isValidCloseCode } from "../../mod.ts";
 import { CliError, ExitCode } from "./exit.ts";
+import {
+  BRIDGE_FLAGS,
+  type BridgeConfig,
+  parseBridgeFlags,
+  splitBridgeArgs,
+} from "./bridge/flags.ts";
 
 /** Everything the command line asked for, validated; times are in ms. */
 export interface Config {
@@ -24,10 +30,18 @@ export interface Config {
   origin?: string;
   user?: { username: string; password: string };
   proxy?: string;
+  proxyUser?: { username: string; password: string };
+  proxyCacert?: string;
   unixSocket?: string;
   cacert?: string;
   /** `--http2`: "auto" (h2 via ALPN on wss://, else HTTP/1.1); `--http2-prior-knowledge`: "prior-knowledge". */
   http2?: "auto" | "prior-knowledge";
+  /** Client certificate and key files (mutual TLS). */
+  cert?: string;
+  key?: string;
+  /** `--resolve` and `--connect-to` entries, passed to the library as written. */
+  resolve: string[];
+  connectTo: string[];
   connectTimeout?: number;
   maxTime?: number;
   /** How many redirects to follow (0 without --location). */
@@ -59,6 +73,8 @@ export interface Config {
   once: boolean;
   help: boolean;
   version: boolean;
+  /** --exec, --to-tcp, --from-tcp, --broadcast, --reconnect, --allow-origin. */
+  bridge: BridgeConfig;
 }
 
 /** What a flag takes, for the parser and for `--help`. */
@@ -104,7 +120,17 @@ export const FLAGS: Record<string, FlagSpec> = {
   "proxy": {
     type: "string",
     arg: "URL",
-    help: "tunnel through an HTTP proxy (CONNECT)",
+    help: "tunnel through a proxy: http://, https://, socks5:// or socks5h://",
+  },
+  "proxy-user": {
+    type: "string",
+    arg: "USER:PASS",
+    help: "proxy credentials (Basic, or the SOCKS5 login)",
+  },
+  "proxy-cacert": {
+    type: "string",
+    arg: "FILE",
+    help: "trust the CA certificates in this PEM file for an https:// proxy",
   },
   "unix-socket": {
     type: "string",
@@ -124,10 +150,28 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "boolean",
     help: "WebSocket over HTTP/2 without negotiation (h2c on ws://)",
   },
+  "cert": {
+    type: "string",
+    arg: "FILE",
+    help: "client certificate (PEM) for mutual TLS; needs --key",
+  },
+  "key": { type: "string", arg: "FILE", help: "private key (PEM) of --cert" },
+  "resolve": {
+    type: "string",
+    multiple: true,
+    arg: "HOST:PORT:ADDR[,ADDR]",
+    help: "connect to ADDR for HOST:PORT, Host/SNI/cert stay HOST; repeatable",
+  },
+  "connect-to": {
+    type: "string",
+    multiple: true,
+    arg: "H1:P1:H2:P2",
+    help: "connect to H2:P2 instead of H1:P1, Host/SNI/cert stay; repeatable",
+  },
   "connect-timeout": {
     type: "string",
     arg: "S",
-    help: "limit connect + TLS + upgrade to S seconds",
+    help: "limit connect + TLS + upgrade to S seconds (default 30, 0: none)",
   },
   "max-time": {
     type: "string",
@@ -276,8 +320,9 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   "once": {
     type: "boolean",
-    help: "listen mode: exit after the first connection",
+    help: "listen mode and --from-tcp: exit after the first connection",
   },
+  ...BRIDGE_FLAGS,
   "help": { type: "boolean", short: "h", help: "show this help" },
   "version": { type: "boolean", short: "V", help: "show the version" },
 };
@@ -370,7 +415,8 @@ export function normalizeUrl(value: string): string {
  * too, but only when the close is sent; checking here fails before connecting.
  */
 /** Parses the command line; throws a usage {@linkcode CliError} when it is wrong. */
-export function parseCommandLine(args: string[]): Config {
+export function parseCommandLine(commandLine: string[]): Config {
+  const { args, execArgs } = splitBridgeArgs(commandLine);
   const options: Record<
     string,
     { type: "string" | "boolean"; short?: string; multiple?: boolean }
@@ -430,19 +476,25 @@ export function parseCommandLine(args: string[]): Config {
     }
   }
   for (const flag of ["echo", "once"]) {
-    if (bool(flag) && mode !== "listen") {
+    // --from-tcp listens too: --once serves its first TCP connection.
+    const listens = mode === "listen" ||
+      (flag === "once" && str("from-tcp") !== undefined);
+    if (bool(flag) && !listens) {
       throw usage(`--${flag} needs --listen`);
     }
   }
 
-  let user: Config["user"];
-  const userSpec = str("user") ?? str("auth");
-  if (userSpec !== undefined) {
-    const colon = userSpec.indexOf(":");
-    user = colon === -1 ? { username: userSpec, password: "" } : {
-      username: userSpec.slice(0, colon),
-      password: userSpec.slice(colon + 1),
+  const credentials = (spec: string | undefined) => {
+    if (spec === undefined) return undefined;
+    const colon = spec.indexOf(":");
+    return colon === -1 ? { username: spec, password: "" } : {
+      username: spec.slice(0, colon),
+      password: spec.slice(colon + 1),
     };
+  };
+  const user = credentials(str("user") ?? str("auth"));
+  if ((str("cert") === undefined) !== (str("key") === undefined)) {
+    throw usage("--cert and --key go together");
   }
   const protocols = list("protocol").flatMap((p) => p.split(","))
     .map((p) => p.trim()).filter((p) => p !== "");
@@ -482,6 +534,8 @@ export function parseCommandLine(args: string[]): Config {
     origin: str("origin"),
     user,
     proxy,
+    proxyUser: credentials(str("proxy-user")),
+    proxyCacert: str("proxy-cacert"),
     unixSocket: str("unix-socket"),
     cacert: str("cacert"),
     http2: bool("http2")
@@ -489,6 +543,10 @@ export function parseCommandLine(args: string[]): Config {
       : bool("http2-prior-knowledge")
       ? "prior-knowledge"
       : undefined,
+    cert: str("cert"),
+    key: str("key"),
+    resolve: list("resolve"),
+    connectTo: list("connect-to"),
     connectTimeout: seconds("connect-timeout", str("connect-timeout")),
     maxTime: seconds("max-time", str("max-time")),
     followRedirects: bool("location")
@@ -521,5 +579,6 @@ export function parseCommandLine(args: string[]): Config {
     once: bool("once"),
     help,
     version,
+    bridge: parseBridgeFlags({ str, bool, list }, mode, execArgs),
   };
 }

@@ -14,7 +14,7 @@ import type { Config } from "./args.ts";
 import { CliError, ExitCode, reportError } from "./exit.ts";
 import type { InputSource } from "./input.ts";
 import type { Output } from "./output.ts";
-import { Session, sessionExitCode } from "./session.ts";
+import { Session, sessionExitCode, type SessionOutcome } from "./session.ts";
 
 /** What the CLI's entry point hands to a mode. */
 export interface ModeContext {
@@ -24,10 +24,12 @@ export interface ModeContext {
   output: Output;
   /** Set by the mode: what the first SIGINT does. */
   onInterrupt: (() => void) | null;
+  /** Set by client mode: how the last session ended (for --reconnect). */
+  outcome?: SessionOutcome;
 }
 
-/** Reads `--cacert`; a missing file is a usage error. */
-async function readCaCert(path: string): Promise<string> {
+/** Reads the PEM file of `--flag`; a missing file is a usage error. */
+async function readPemFile(flag: string, path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
@@ -37,12 +39,12 @@ async function readCaCert(path: string): Promise<string> {
     ) {
       throw new CliError(
         ExitCode.ERROR,
-        `cannot read --cacert ${path}: run with --allow-read=${path}`,
+        `cannot read --${flag} ${path}: run with --allow-read=${path}`,
       );
     }
     throw new CliError(
       ExitCode.USAGE,
-      `cannot read --cacert ${path}: ${(e as Error).message}`,
+      `cannot read --${flag} ${path}: ${(e as Error).message}`,
     );
   }
 }
@@ -63,10 +65,20 @@ export async function connectOptions(
   if (cfg.origin !== undefined) options.origin = cfg.origin;
   if (cfg.user) options.auth = cfg.user;
   if (cfg.proxy !== undefined) options.proxy = cfg.proxy;
+  if (cfg.proxyUser) options.proxyAuth = cfg.proxyUser;
+  if (cfg.proxyCacert !== undefined) {
+    options.proxyCaCerts = [await readPemFile("proxy-cacert", cfg.proxyCacert)];
+  }
   if (cfg.unixSocket !== undefined) options.unixSocket = cfg.unixSocket;
   if (cfg.cacert !== undefined) {
-    options.caCerts = [await readCaCert(cfg.cacert)];
+    options.caCerts = [await readPemFile("cacert", cfg.cacert)];
   }
+  if (cfg.cert !== undefined && cfg.key !== undefined) {
+    options.cert = await readPemFile("cert", cfg.cert);
+    options.key = await readPemFile("key", cfg.key);
+  }
+  if (cfg.resolve.length > 0) options.resolve = cfg.resolve;
+  if (cfg.connectTo.length > 0) options.connectTo = cfg.connectTo;
   if (cfg.connectTimeout !== undefined) {
     options.connectTimeout = cfg.connectTimeout;
   }
@@ -177,6 +189,7 @@ export async function runClient(
     }
     session = new Session(conn, cfg, ctx.input, out, controller);
     const outcome = await session.run();
+    ctx.outcome = outcome;
     return sessionExitCode(outcome, out, "server");
   } catch (e) {
     const report = reportError(e);

@@ -62,5 +62,14 @@ export function helpText(): string {
     "  wsnc -1 -H 'Authorization: Bearer t0k3n' wss://example.com/api < req.json",
     "  wsnc --listen 8080 --echo",
     "",
+    "Bridges (see the README's Bridges section): with --exec, --to-tcp or",
+    "--broadcast, a request with an Origin header (a browser page) is refused",
+    "with 403 unless --allow-origin names it.",
+    "  wsnc --listen 8080 --to-tcp 127.0.0.1:22      SSH behind a WebSocket",
+    "  wsnc --from-tcp 2222 ws://gw:8080/            then: ssh -p 2222 127.0.0.1",
+    "  wsnc --listen 8080 --exec /usr/bin/python3 -- -u bot.py",
+    "  wsnc --listen 8080 --broadcast --allow-origin https://chat.example",
+    "  wsnc --reconnect=10 --reconnect-delay 1:30 -x subscribe wss://feed/",
+    "",
   ].join("\n");
 }

@@ -11,6 +11,7 @@ import type { ModeContext } from "./client.ts";
 import { ExitCode, reportError } from "./exit.ts";
 import type { Output } from "./output.ts";
 import { Session, sessionExitCode } from "./session.ts";
+import { listenBridge } from "./bridge/modes.ts";
 
 /** `host:port`, with brackets for IPv6. */
 export function formatAddr(addr: Deno.Addr): string {
@@ -53,9 +54,16 @@ export async function runListen(
     );
     return report.code === ExitCode.OK ? ExitCode.ERROR : report.code;
   }
+  let bridge;
+  try {
+    bridge = listenBridge(cfg, out);
+  } catch (e) {
+    listener.close();
+    throw e;
+  }
   out.note(`listening on ws://${formatAddr(listener.addr)}/`);
 
-  const sessions = new Set<Session>();
+  const sessions = new Set<{ interrupt(): void }>();
   const running = new Set<Promise<number>>();
   let stopping = false;
   let interrupted = false;
@@ -69,20 +77,24 @@ export async function runListen(
   const serve = async (tcp: Deno.Conn): Promise<number> => {
     const from = formatAddr(tcp.remoteAddr);
     const controller = new AbortController();
+    const link = bridge.link?.(from);
     let conn;
     try {
       conn = await acceptWebSocket(tcp, {
+        ...bridge.acceptOptions,
         protocols: cfg.protocols,
         headers: cfg.headers,
         signal: controller.signal,
         closeTimeout: cfg.closeTimeout,
         rawMode: cfg.raw,
         compression: cfg.compress,
-        onRequest: cfg.verbose
-          ? (head) => traceRequest(out, head, from)
-          : undefined,
+        onRequest: async (head) => {
+          if (cfg.verbose) traceRequest(out, head, from);
+          await link?.prepare();
+        },
       });
     } catch (e) {
+      link?.abandon();
       const report = reportError(e);
       out.error(`upgrade from ${from} failed: ${report.lines.join(": ")}`);
       return report.code;
@@ -92,6 +104,11 @@ export async function runListen(
         conn.protocol ? ` (subprotocol ${conn.protocol})` : ""
       }${conn.extensions ? ` (${conn.extensions})` : ""}`,
     );
+    if (link) {
+      const bridged = { interrupt: () => void conn.close().catch(() => {}) };
+      sessions.add(bridged);
+      return await link.run(conn).finally(() => sessions.delete(bridged));
+    }
     const session = new Session(
       conn,
       cfg,
@@ -116,7 +133,7 @@ export async function runListen(
       break; // the listener was closed (SIGINT)
     }
     const task = serve(tcp);
-    if (cfg.echo && !cfg.once) {
+    if ((cfg.echo || bridge.link) && !cfg.once) {
       running.add(task);
       task.finally(() => running.delete(task));
       continue;

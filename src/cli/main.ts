@@ -6,7 +6,9 @@
  */
 
 import { parseCommandLine } from "./args.ts";
-import { type ModeContext, runClient } from "./client.ts";
+import type { ModeContext } from "./client.ts";
+import { bridgeOwnsStdio } from "./bridge/flags.ts";
+import { runClientMode } from "./bridge/modes.ts";
 import { ExitCode, reportError } from "./exit.ts";
 import { helpText } from "./help.ts";
 import { type InputMode, InputSource } from "./input.ts";
@@ -63,7 +65,7 @@ export async function main(args: string[]): Promise<number> {
     : cfg.binary || cfg.raw
     ? "chunks"
     : "lines";
-  const input = cfg.echo
+  const input = cfg.echo || bridgeOwnsStdio(cfg.bridge)
     ? null
     : new InputSource(Deno.stdin.readable, mode, cfg.chunkSize);
   const ctx: ModeContext = { input, output, onInterrupt: null };
@@ -80,7 +82,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     const code = cfg.mode === "listen"
       ? await runListen(cfg, ctx)
-      : await runClient(cfg, ctx);
+      : await runClientMode(cfg, ctx);
     await output.flush();
     return code;
   } catch (e) {

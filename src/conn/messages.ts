@@ -13,9 +13,6 @@ import { MessageBuffer } from "../message_buffer.ts";
 /** A whole received message: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;
 
-/** The default `maxMessageSize`: 64 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
-
 const CONTROL_FLAGS = WS.CLOSE | WS.PING | WS.PONG;
 // ignoreBOM: a leading U+FEFF is message content, not a byte order mark.
 const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });

@@ -17,13 +17,9 @@ import {
 import { WebSocketError } from "../errors.ts";
 import type { HeaderField } from "../h2/hpack_table.ts";
 import { buildConnectRequest, checkConnectResponse } from "../h2/websocket.ts";
-import {
-  isSecure,
-  mapNetError,
-  urlHostname,
-  urlPort,
-  withAbort,
-} from "../transport.ts";
+import { mapNetError } from "./net_error.ts";
+import { withAbort } from "./stream.ts";
+import { isSecure, urlHostname, urlPort } from "./transport.ts";
 import { http2Pool } from "./h2_pool.ts";
 import type { Http2ByteStream } from "./h2_stream.ts";
 import { Http2Transport } from "./h2_transport.ts";
@@ -66,6 +62,9 @@ export interface Http2Options extends Http2ConnectOptions, ConnectionOptions {
   origin?: string;
   caCerts?: string[];
   unixSocket?: string;
+  cert?: string;
+  resolve?: string[];
+  connectTo?: string[];
   onRequest?(head: string, url: URL): void;
 }
 
@@ -91,11 +90,14 @@ export async function connectOverHttp2(
   const { url } = plan;
   const secure = isSecure(url);
   if (mode === "auto" && !secure) return null; // no ALPN in cleartext
-  if (options.unixSocket || plan.proxy) {
+  if (
+    options.unixSocket || plan.proxy || options.cert !== undefined ||
+    options.resolve?.length || options.connectTo?.length
+  ) {
     if (mode === "auto") return null;
     throw new WebSocketError(
       "INVALID_ARGUMENT",
-      "http2 cannot be used with a proxy or a Unix socket yet",
+      "http2 cannot be used with a proxy, a Unix socket, a client certificate, resolve or connectTo yet",
     );
   }
   const fields = buildConnectRequest({

@@ -5,11 +5,11 @@
  * @module
  */
 
-/** PEM strings of the test CA, its server leaf and the untrusted self-signed leaf. */
+/** PEM strings of the test CAs, the server and client leaves, and the untrusted ones. */
 export interface TestCerts {
   /** The test CA certificate: pass as `caCerts` to trust `cert`. */
   ca: string;
-  /** Server leaf certificate signed by `ca` (SANs: localhost, 127.0.0.1, ::1). */
+  /** Server leaf certificate signed by `ca` (SANs: localhost, wsnc.test, 127.0.0.1, ::1). */
   cert: string;
   /** PKCS#8 private key of `cert`. */
   key: string;
@@ -17,6 +17,16 @@ export interface TestCerts {
   untrustedCert: string;
   /** PKCS#8 private key of `untrustedCert`. */
   untrustedKey: string;
+  /** The CA that mutual-TLS test servers trust for client certificates. */
+  clientCa: string;
+  /** Client leaf signed by `clientCa`. */
+  clientCert: string;
+  /** PKCS#8 private key of `clientCert`. */
+  clientKey: string;
+  /** Self-signed client leaf that `clientCa` did not sign. */
+  wrongClientCert: string;
+  /** PKCS#8 private key of `wrongClientCert`. */
+  wrongClientKey: string;
 }
 
 let cached: TestCerts | undefined;
@@ -33,6 +43,11 @@ export function testCerts(): TestCerts {
     key: readFixture("server-key.pem"),
     untrustedCert: readFixture("untrusted.pem"),
     untrustedKey: readFixture("untrusted-key.pem"),
+    clientCa: readFixture("client-ca.pem"),
+    clientCert: readFixture("client.pem"),
+    clientKey: readFixture("client-key.pem"),
+    wrongClientCert: readFixture("client-wrong.pem"),
+    wrongClientKey: readFixture("client-wrong-key.pem"),
   };
   return cached;
 }

@@ -51,6 +51,8 @@ export interface EchoServer {
   readonly url: string;
   /** Headers of the most recent upgrade request. */
   readonly lastRequestHeaders?: Headers;
+  /** TLS SNI of the most recent upgrade request (`ws` server over TLS only). */
+  readonly lastServerName?: string;
   /** Number of WebSocket connections accepted so far. */
   readonly connections: number;
   /** Closes open sockets and the listener, and waits until both are gone. */
@@ -158,10 +160,13 @@ export async function startWsEchoServer(
       chooseProtocol([...offered], opts.protocols) ?? false,
   });
   let lastRequestHeaders: Headers | undefined;
+  let lastServerName: string | undefined;
   let connections = 0;
 
   wss.on("connection", (ws: WsSocket, req: http.IncomingMessage) => {
     connections++;
+    const servername = (req.socket as { servername?: unknown }).servername;
+    lastServerName = typeof servername === "string" ? servername : undefined;
     const headers = new Headers();
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
       headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
@@ -185,6 +190,9 @@ export async function startWsEchoServer(
     url: `${tls ? "wss" : "ws"}://${hostPort(hostname, port)}`,
     get lastRequestHeaders() {
       return lastRequestHeaders;
+    },
+    get lastServerName() {
+      return lastServerName;
     },
     get connections() {
       return connections;
