@@ -31,8 +31,6 @@ export interface Http2TransportOptions {
   idleTimeout?: number;
   /** Session limits. */
   session?: Http2SessionOptions;
-  /** Called once when the connection has closed (after its reader stopped). */
-  onClosed?(transport: Http2Transport): void;
 }
 
 /** One HTTP/2 connection carrying WebSocket streams. */
@@ -48,7 +46,6 @@ export class Http2Transport implements StreamCarrier {
   #closed = false;
   #idleTimeout: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #onClosed?: (t: Http2Transport) => void;
   #settled!: (ok: boolean) => void;
   #settings: Promise<boolean>;
   #refd = true;
@@ -57,7 +54,6 @@ export class Http2Transport implements StreamCarrier {
   constructor(conn: Deno.Conn, options: Http2TransportOptions = {}) {
     this.#conn = conn;
     this.#idleTimeout = options.idleTimeout ?? DEFAULT_HTTP2_IDLE_TIMEOUT;
-    this.#onClosed = options.onClosed;
     this.session = new Http2ClientSession(options.session);
     this.#settings = new Promise((r) => this.#settled = r);
     this.flush();
@@ -161,7 +157,6 @@ export class Http2Transport implements StreamCarrier {
     } catch { /* the socket failed or was closed by us */ }
     this.#shutdown(true);
     this.#settled(false);
-    this.#onClosed?.(this);
   }
 
   /** Ends the connection; `lost`: the transport failed (streams see CONNECTION_LOST). */
