@@ -52,6 +52,8 @@ export {
 } from "./src/errors.ts";
 export { CloseCode, isValidCloseCode } from "./src/close.ts";
 export { connect, type ConnectOptions } from "./src/client.ts";
+export type { Http2ConnectOptions, Http2Mode } from "./src/io/h2_connect.ts";
+export { closeHttp2Connections } from "./src/io/h2_pool.ts";
 export {
   type CloseInfo,
   type ConnectionInit,

@@ -23,6 +23,7 @@ import {
   PerMessageDeflate,
   resolveCompressionOptions,
 } from "./deflate.ts";
+import { connectOverHttp2, type Http2ConnectOptions } from "./io/h2_connect.ts";
 import { openTransport } from "./io/transport.ts";
 import { mapNetError } from "./io/net_error.ts";
 import { parseProxy, proxyFromEnv } from "./io/proxy.ts";
@@ -38,7 +39,7 @@ import { checkClientCertificate, explainEarlyEnd } from "./io/tls.ts";
 export const DEFAULT_CONNECT_TIMEOUT = 30_000;
 
 /** Options of {@linkcode connect}. */
-export interface ConnectOptions extends ConnectionOptions {
+export interface ConnectOptions extends ConnectionOptions, Http2ConnectOptions {
   /** Extra request headers. The handshake's own headers cannot be replaced. */
   headers?: HeadersInit;
   /** Subprotocols to offer (`Sec-WebSocket-Protocol`), in order of preference. */
@@ -336,6 +337,12 @@ async function attempt(
   const proxy = options.proxy === false || options.unixSocket
     ? undefined
     : options.proxy ?? proxyFromEnv(url);
+  const viaHttp2 = await connectOverHttp2(
+    { url: requestUrl, headers, compression, proxy },
+    options,
+    signal,
+  );
+  if (viaHttp2) return viaHttp2;
   const conn = await openTransport(url, {
     caCerts: options.caCerts,
     cert: options.cert,

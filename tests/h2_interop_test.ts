@@ -17,79 +17,15 @@ import {
 import { assertSameBytes, within } from "./helpers.ts";
 import { count, FrameType, H2Pump, type PumpStream } from "./peers/h2_pump.ts";
 import { testCerts } from "./servers/certs.ts";
+import { nodeMissing, withPeer } from "./peers/node_h2.ts";
 
-const PEER = new URL("./peers/h2_ws_echo.mjs", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
-function nodeMissing(): string | null {
-  if (
-    Deno.permissions.querySync({ name: "run", command: "node" }).state !==
-      "granted"
-  ) {
-    return "no --allow-run=node";
-  }
-  try {
-    return new Deno.Command("node", {
-        args: ["--version"],
-        stdout: "null",
-        stderr: "null",
-      })
-        .outputSync().success
-      ? null
-      : "node --version failed";
-  } catch {
-    return "node is not on PATH";
-  }
-}
 const missing = nodeMissing();
 if (missing) {
   console.log(
     `h2_interop_test: skipped, ${missing} (Node's http2 is the peer)`,
   );
-}
-
-interface NodePeer {
-  port: number;
-  stop(): Promise<string>;
-}
-
-async function startNode(...args: string[]): Promise<NodePeer> {
-  const child = new Deno.Command("node", {
-    args: [PEER, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  try {
-    while (!line.includes("\n")) {
-      const { value, done } = await within(
-        10000,
-        "node peer's port",
-        reader.read(),
-      );
-      if (done) break;
-      line += value;
-    }
-  } finally {
-    await reader.cancel();
-  }
-  const port = Number(line.trim());
-  if (!(port > 0)) {
-    child.kill();
-    await child.status;
-    throw new Error(`node peer did not start: ${await stderr}`);
-  }
-  return {
-    port,
-    async stop() {
-      child.kill();
-      await child.status;
-      return await stderr;
-    },
-  };
 }
 
 const keys = new MaskKeySource();
@@ -165,21 +101,6 @@ async function echo(
   assert.ok(got, "stream ended before the echo");
   assert.equal(got.opcode, opcode);
   assertSameBytes(got.payload, payload, "echo");
-}
-
-async function withPeer(
-  args: string[],
-  run: (peer: NodePeer) => Promise<void>,
-): Promise<void> {
-  const peer = await startNode(...args);
-  try {
-    await run(peer);
-  } catch (e) {
-    const log = await peer.stop();
-    if (log) console.error(`node peer stderr:\n${log}`);
-    throw e;
-  }
-  await peer.stop();
 }
 
 Deno.test({

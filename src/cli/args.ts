@@ -34,6 +34,8 @@ export interface Config {
   proxyCacert?: string;
   unixSocket?: string;
   cacert?: string;
+  /** `--http2`: "auto" (h2 via ALPN on wss://, else HTTP/1.1); `--http2-prior-knowledge`: "prior-knowledge". */
+  http2?: "auto" | "prior-knowledge";
   /** Client certificate and key files (mutual TLS). */
   cert?: string;
   key?: string;
@@ -147,6 +149,14 @@ export const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     arg: "FILE",
     help: "trust the CA certificates in this PEM file for wss://",
+  },
+  "http2": {
+    type: "boolean",
+    help: "WebSocket over HTTP/2 (RFC 8441) when the wss:// server offers it",
+  },
+  "http2-prior-knowledge": {
+    type: "boolean",
+    help: "WebSocket over HTTP/2 without negotiation (h2c on ws://)",
   },
   "cert": {
     type: "string",
@@ -571,6 +581,12 @@ export function parseCommandLine(commandLine: string[]): Config {
   exclusive("raw", "text");
   exclusive("raw", "one-message");
   exclusive("raw", "compress");
+  exclusive("http2", "http2-prior-knowledge");
+  for (const flag of ["http2", "http2-prior-knowledge"]) {
+    if (bool(flag) && mode === "listen") {
+      throw usage(`--${flag} is for clients (listen serves HTTP/1.1)`);
+    }
+  }
   if (str("trace") !== undefined && str("trace-ascii") !== undefined) {
     throw usage("--trace and --trace-ascii exclude each other");
   }
@@ -638,6 +654,11 @@ export function parseCommandLine(commandLine: string[]): Config {
     proxyCacert: str("proxy-cacert"),
     unixSocket: str("unix-socket"),
     cacert: str("cacert"),
+    http2: bool("http2")
+      ? "auto"
+      : bool("http2-prior-knowledge")
+      ? "prior-knowledge"
+      : undefined,
     cert: str("cert"),
     key: str("key"),
     resolve: list("resolve"),

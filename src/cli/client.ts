@@ -110,6 +110,7 @@ export async function connectOptions(
     rawMode: cfg.raw,
   };
   if (cfg.compress) options.compression = true;
+  if (cfg.http2) options.http2 = cfg.http2;
   if (cfg.origin !== undefined) options.origin = cfg.origin;
   if (cfg.user) options.auth = cfg.user;
   if (cfg.proxy !== undefined) options.proxy = cfg.proxy;

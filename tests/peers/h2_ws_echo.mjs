@@ -5,14 +5,26 @@
 //
 // Paths: /missing answers 404; /reset resets the stream with CANCEL before
 // answering; /reset-after-data answers 200, then resets with INTERNAL_ERROR
-// on the first DATA; anything else answers 200 and echoes.
+// on the first DATA; /hang never answers; /goaway sends GOAWAY with
+// the previous stream as the last one; /stop answers 200 with a close
+// frame, END_STREAM and RST_STREAM NO_ERROR; anything else answers 200 and echoes. Every 200 carries
+// `x-session: N`, the ordinal of the HTTP/2 connection it came on, so tests
+// can see streams share one. `max-streams=N` sets
+// SETTINGS_MAX_CONCURRENT_STREAMS (Node's default: 100).
 import { Buffer } from "node:buffer";
 import fs from "node:fs";
 import http2 from "node:http2";
 import process from "node:process";
 
-const [mode, certFile, keyFile] = process.argv.slice(2);
-const options = { settings: { enableConnectProtocol: true } };
+const args = process.argv.slice(2);
+const limit = args.find((a) => a.startsWith("max-streams="));
+const [mode, certFile, keyFile] = args.filter((a) => !a.includes("="));
+const settings = { enableConnectProtocol: true };
+const options = { settings };
+if (limit) {
+  settings.maxConcurrentStreams = Number(limit.split("=")[1]);
+  options.maxSessionMemory = 1000; // MB: many streams on one session (bench)
+}
 const server = mode === "tls"
   ? http2.createSecureServer({
     ...options,
@@ -69,6 +81,11 @@ function frame(fin, opcode, payload) {
   return Buffer.concat([head, payload]);
 }
 
+let sessions = 0;
+server.on("session", (session) => {
+  session.ordinal = ++sessions;
+});
+
 server.on("stream", (stream, headers) => {
   stream.on("error", () => {});
   if (
@@ -84,21 +101,36 @@ server.on("stream", (stream, headers) => {
     stream.end("not here");
     return;
   }
+  if (path === "/goaway") {
+    // GOAWAY that keeps the streams opened before this one.
+    stream.session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id - 2);
+    return;
+  }
+  if (path === "/hang") return; // never answers: for connectTimeout
   if (path === "/reset") {
     stream.close(http2.constants.NGHTTP2_CANCEL);
     return;
   }
-  const response = { ":status": 200 };
+  const response = { ":status": 200, "x-session": stream.session.ordinal };
   const offered = headers["sec-websocket-protocol"];
   if (offered) {
     response["sec-websocket-protocol"] = offered.split(",")[0].trim();
   }
   response["x-version-seen"] = headers["sec-websocket-version"] ?? "";
   stream.respond(response);
+  if (path === "/stop") {
+    // A full response (close 1000, END_STREAM), then RST_STREAM NO_ERROR:
+    // "stop sending" (RFC 9113 §8.1), while the client may still be sending.
+    stream.end(frame(true, 0x8, Buffer.from([0x03, 0xe8])));
+    stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    return;
+  }
   let pending = Buffer.alloc(0);
   stream.on("data", (chunk) => {
     if (path === "/reset-after-data") {
-      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      // destroy(err): RST_STREAM INTERNAL_ERROR without END_STREAM first
+      // (close(code) would end the stream before resetting it).
+      stream.destroy(new Error("reset after data"));
       return;
     }
     let frames;

@@ -1,0 +1,262 @@
+/**
+ * `connect()` over HTTP/2 (RFC 8441): pick or dial a pooled HTTP/2
+ * connection to the origin (TLS with ALPN `h2`, or cleartext with prior
+ * knowledge), send the extended CONNECT, check the answer and run a
+ * {@linkcode WebSocketConnection} over the stream.
+ *
+ * @module
+ */
+
+import { type ConnectionOptions, WebSocketConnection } from "../connection.ts";
+import {
+  acceptAnswer,
+  type CompressionOptions,
+  offerHeader,
+  PerMessageDeflate,
+} from "../deflate.ts";
+import { WebSocketError } from "../errors.ts";
+import type { HeaderField } from "../h2/hpack_table.ts";
+import { buildConnectRequest, checkConnectResponse } from "../h2/websocket.ts";
+import { mapNetError } from "./net_error.ts";
+import { withAbort } from "./stream.ts";
+import { isSecure, urlHostname, urlPort } from "./transport.ts";
+import { http2Pool } from "./h2_pool.ts";
+import type { Http2ByteStream } from "./h2_stream.ts";
+import { Http2Transport } from "./h2_transport.ts";
+
+/** The `http2` option of `connect()`. */
+export type Http2Mode = boolean | "auto" | "prior-knowledge";
+
+/** HTTP/2 options of `connect()`. */
+export interface Http2ConnectOptions {
+  /**
+   * WebSocket over HTTP/2 (RFC 8441). `false` (default): HTTP/1.1 upgrade.
+   * `"auto"`: on `wss://` offer ALPN `h2, http/1.1` and use HTTP/2 when the
+   * server picks h2 and enables the extended CONNECT, else an HTTP/1.1
+   * upgrade on a fresh connection (`ws://`, a proxy or a Unix socket:
+   * HTTP/1.1). `true`: require HTTP/2 (`BAD_HANDSHAKE` when the server cannot;
+   * on `ws://` this means prior knowledge). `"prior-knowledge"`: HTTP/2
+   * without negotiation, cleartext (h2c) on `ws://`, ALPN `h2` only on
+   * `wss://`. WebSockets to one origin share a connection.
+   */
+  http2?: Http2Mode;
+  /** ms a pooled HTTP/2 connection without WebSockets stays open (default 2000; 0: close with the last). */
+  http2IdleTimeout?: number;
+}
+
+/** What `connect()` has prepared when it asks for HTTP/2. */
+export interface Http2Plan {
+  /** The request URL (no credentials). */
+  url: URL;
+  /** Request headers, credentials included. */
+  headers: [string, string][];
+  /** The compression offer, if any (zlib loaded). */
+  compression?: boolean | CompressionOptions;
+  /** The proxy `connect()` would tunnel through, if any. */
+  proxy?: string | URL;
+}
+
+/** The `connect()` options this module reads. */
+export interface Http2Options extends Http2ConnectOptions, ConnectionOptions {
+  protocols?: string[];
+  origin?: string;
+  caCerts?: string[];
+  unixSocket?: string;
+  cert?: string;
+  resolve?: string[];
+  connectTo?: string[];
+  onRequest?(head: string, url: URL): void;
+}
+
+/**
+ * Connects over HTTP/2 when `options.http2` asks for it; null means "use
+ * the HTTP/1.1 upgrade" (not asked, or `"auto"` and the server cannot).
+ */
+export async function connectOverHttp2(
+  plan: Http2Plan,
+  options: Http2Options,
+  signal: AbortSignal,
+): Promise<WebSocketConnection | null> {
+  const mode = options.http2 ?? false;
+  if (mode === false) return null;
+  if (mode !== true && mode !== "auto" && mode !== "prior-knowledge") {
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      `http2 must be false, true, "auto" or "prior-knowledge", not ${
+        JSON.stringify(mode)
+      }`,
+    );
+  }
+  const { url } = plan;
+  const secure = isSecure(url);
+  if (mode === "auto" && !secure) return null; // no ALPN in cleartext
+  if (
+    options.unixSocket || plan.proxy || options.cert !== undefined ||
+    options.resolve?.length || options.connectTo?.length
+  ) {
+    if (mode === "auto") return null;
+    throw new WebSocketError(
+      "INVALID_ARGUMENT",
+      "http2 cannot be used with a proxy, a Unix socket, a client certificate, resolve or connectTo yet",
+    );
+  }
+  const fields = buildConnectRequest({
+    url,
+    protocols: options.protocols,
+    origin: options.origin,
+    extensions: plan.compression ? offerHeader(plan.compression) : undefined,
+    headers: plan.headers,
+  });
+  const onlyH2 = mode === "prior-knowledge";
+  const key = [
+    url.protocol,
+    url.host,
+    onlyH2 ? "h2" : "h2,http/1.1",
+    ...(options.caCerts ?? []),
+  ].join("\0");
+  const dial = () =>
+    dialHttp2(url, {
+      caCerts: options.caCerts,
+      onlyH2,
+      idleTimeout: options.http2IdleTimeout,
+      signal,
+    });
+  const opening = http2Pool.openStream(key, dial, fields);
+  const opened = await withAbort(opening, signal, () => {
+    // A slot granted after the abort is given back at once.
+    opening.then((s) => typeof s !== "string" && s.cancel(), () => {});
+  });
+  if (typeof opened === "string") {
+    if (mode === "auto") return null;
+    throw new WebSocketError(
+      "BAD_HANDSHAKE",
+      `WebSocket over HTTP/2 to ${url.host} is not possible: ${opened}`,
+    );
+  }
+  options.onRequest?.(renderFields(fields, opened.id), url);
+  return await openWebSocket(opened, plan, options, signal);
+}
+
+async function openWebSocket(
+  stream: Http2ByteStream,
+  plan: Http2Plan,
+  options: Http2Options,
+  signal: AbortSignal,
+): Promise<WebSocketConnection> {
+  try {
+    const response = await withAbort(stream.response, signal, () => {});
+    const agreed = checkConnectResponse(response.fields, response.endStream, {
+      protocols: options.protocols,
+      offeredExtensions: plan.compression !== undefined,
+    });
+    const compression = plan.compression;
+    const params = compression
+      ? acceptAnswer(agreed.extensions || null, compression)
+      : null;
+    return new WebSocketConnection(stream, {
+      url: plan.url,
+      role: "client",
+      protocol: agreed.protocol,
+      extensions: agreed.extensions,
+      response: { status: 200, headers: agreed.headers },
+      leftover: new Uint8Array(0),
+      options,
+      deflate: params
+        ? new PerMessageDeflate(params, "client", {
+          threshold: typeof compression === "object"
+            ? compression.threshold
+            : undefined,
+          maxMessageSize: options.maxMessageSize,
+        })
+        : null,
+    });
+  } catch (e) {
+    stream.cancel();
+    throw e;
+  }
+}
+
+interface DialOptions {
+  caCerts?: string[];
+  onlyH2: boolean;
+  idleTimeout?: number;
+  signal: AbortSignal;
+}
+
+/** TCP (and TLS with ALPN), then the server's SETTINGS. */
+async function dialHttp2(
+  url: URL,
+  o: DialOptions,
+): Promise<Http2Transport | string> {
+  const hostname = urlHostname(url);
+  const port = urlPort(url);
+  const { signal } = o;
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ hostname, port, signal });
+    // Many streams share the socket: Nagle would hold one's frames for another's ACK.
+    (conn as Deno.TcpConn).setNoDelay(true);
+  } catch (e) {
+    throw mapNetError(e, `connect to ${url.host}`, signal);
+  }
+  if (isSecure(url)) {
+    let tls: Deno.TlsConn | undefined;
+    try {
+      tls = await Deno.startTls(conn as Deno.TcpConn, {
+        hostname,
+        caCerts: o.caCerts,
+        alpnProtocols: o.onlyH2 ? ["h2"] : ["h2", "http/1.1"],
+      });
+      const handshaking = tls;
+      const info = await withAbort(
+        handshaking.handshake(),
+        signal,
+        () => handshaking.close(),
+      );
+      if (info.alpnProtocol !== "h2") {
+        tls.close();
+        return `the server chose ${
+          info.alpnProtocol ? JSON.stringify(info.alpnProtocol) : "no protocol"
+        } in ALPN, not h2`;
+      }
+      conn = tls;
+    } catch (e) {
+      try {
+        (tls ?? conn).close();
+      } catch { /* closed by the abort */ }
+      const err = mapNetError(e, `TLS with ${url.host}`, signal);
+      throw err.code === "CONNECT_FAILED"
+        ? new WebSocketError("TLS_ERROR", err.message, { cause: e })
+        : err;
+    }
+  }
+  const transport = new Http2Transport(conn, { idleTimeout: o.idleTimeout });
+  let settings: boolean;
+  try {
+    settings = await withAbort(transport.ready(), signal, () => {
+      transport.close();
+    });
+  } catch (e) {
+    await transport.close();
+    throw mapNetError(e, `HTTP/2 with ${url.host}`, signal);
+  }
+  if (!settings) {
+    await transport.close();
+    throw new WebSocketError(
+      "CONNECTION_LOST",
+      `${url.host} closed the HTTP/2 connection before its SETTINGS`,
+    );
+  }
+  if (!transport.session.peer.enableConnectProtocol) {
+    await transport.close();
+    return "the server did not enable the extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441)";
+  }
+  return transport;
+}
+
+/** The request as text for `onRequest` (curl -v style), one field a line. */
+function renderFields(fields: HeaderField[], streamId: number): string {
+  let text = `[HTTP/2 stream ${streamId}]\r\n`;
+  for (const [name, value] of fields) text += `${name}: ${value}\r\n`;
+  return text + "\r\n";
+}
