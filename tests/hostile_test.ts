@@ -21,6 +21,7 @@ async function fragmentFlood(
   fragments: number,
   fragmentBytes: number,
   maxMessageSize: number,
+  deflate = false,
 ): Promise<FloodResult> {
   const child = new URL("./children/fragment_flood.ts", import.meta.url);
   const command = new Deno.Command(Deno.execPath(), {
@@ -33,6 +34,7 @@ async function fragmentFlood(
       String(fragments),
       String(fragmentBytes),
       String(maxMessageSize),
+      ...(deflate ? ["deflate"] : []),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -80,6 +82,18 @@ Deno.test("hostile: 3,000,000 empty masked continuations to an acceptWebSocket e
   const result = await fragmentFlood("server", 3_000_000, 0, 64 * MiB);
   assert.equal(result.length, 0, "the empty message was echoed");
   assertPeakBelow(result, 150 * MiB);
+});
+
+Deno.test("hostile: 3,000,000 empty fragments of a compressed message stay under 150 MiB, both roles", async () => {
+  // A guard: the compressed path never kept per-fragment copies (67 and
+  // 60 MiB before the MessageBuffer change too).
+  const client = await fragmentFlood("client", 3_000_000, 0, 64 * MiB, true);
+  assert.equal(client.length, 0);
+  assert.equal(client.closeCode, 1000);
+  assertPeakBelow(client, 150 * MiB);
+  const server = await fragmentFlood("server", 3_000_000, 0, 64 * MiB, true);
+  assert.equal(server.length, 0, "the empty message was echoed");
+  assertPeakBelow(server, 150 * MiB);
 });
 
 Deno.test("hostile: idleTimeout fails a silent peer's connection with TIMEOUT and close 1001", async () => {

@@ -2,14 +2,16 @@
  * Child process of hostile_test.ts: one message sent as a flood of tiny or
  * empty fragments, into a whole-message reader, on either side.
  *
- *   deno run … fragment_flood.ts client|server FRAGMENTS FRAGMENT_BYTES MAX_MESSAGE
+ *   deno run … fragment_flood.ts client|server FRAGMENTS FRAGMENT_BYTES MAX_MESSAGE [deflate]
  *
  * `client`: a scripted server sends the flood to `connect()` +
  * `for await (const m of conn)`. `server`: a raw client sends it, masked, to
  * the README's `acceptWebSocket` echo server. Prints one JSON line: the
  * length of the message that came through (or -1), the close code the
  * attacker saw (client side: the code our client sent back), and the peak
- * resident memory of this process, which holds both ends; the
+ * resident memory of this process, which holds both ends; with `deflate`
+ * the message is compressed (RSV1 on its first frame, permessage-deflate
+ * agreed), its fragments empty and the deflate data in the last one; the
  * attacking end only ever holds one reused 64 KiB batch.
  */
 import { acceptWebSocket, connect, WebSocketError } from "../../mod.ts";
@@ -21,8 +23,10 @@ import {
 } from "../servers/wire.ts";
 import { startScriptedServer } from "../servers/scripted.ts";
 import { ConnReader } from "../servers/reader.ts";
+import { constants as zlibConstants, deflateRawSync } from "node:zlib";
 
-const [side, countArg, sizeArg, maxArg] = Deno.args;
+const [side, countArg, sizeArg, maxArg, deflateArg] = Deno.args;
+const deflate = deflateArg === "deflate";
 const count = Number(countArg), size = Number(sizeArg);
 const maxMessageSize = Number(maxArg);
 const masked = side === "server";
@@ -30,13 +34,20 @@ const masked = side === "server";
 /** Writes the opening frame, `count` continuation frames and the final one. */
 async function flood(write: (b: Uint8Array) => Promise<unknown>) {
   const piece = new Uint8Array(size).fill(0x61);
-  await write(
-    frameBytes({ opcode: OP.BINARY, fin: false, payload: piece, mask: masked }),
-  );
+  // Compressed: RSV1 and empty payloads up to the last frame, which holds
+  // the whole deflate stream.
+  const middle = deflate ? new Uint8Array(0) : piece;
+  await write(frameBytes({
+    opcode: OP.BINARY,
+    fin: false,
+    rsv: deflate ? 4 : 0,
+    payload: middle,
+    mask: masked,
+  }));
   const one = frameBytes({
     opcode: OP.CONT,
     fin: false,
-    payload: piece,
+    payload: middle,
     mask: masked,
     maskKey: new Uint8Array(4),
   });
@@ -49,9 +60,18 @@ async function flood(write: (b: Uint8Array) => Promise<unknown>) {
     await write(batch.subarray(0, n * one.length));
     sent += n;
   }
-  await write(
-    frameBytes({ opcode: OP.CONT, fin: true, payload: piece, mask: masked }),
-  );
+  await write(frameBytes({
+    opcode: OP.CONT,
+    fin: true,
+    payload: deflate ? compressed(piece) : piece,
+    mask: masked,
+  }));
+}
+
+/** A permessage-deflate payload: raw deflate, sync flush, tail removed. */
+function compressed(data: Uint8Array): Uint8Array {
+  const out = deflateRawSync(data, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  return new Uint8Array(out.subarray(0, out.length - 4));
 }
 
 // Sampled every 5 ms and at the end: the heap an attack grows is held, so
@@ -63,13 +83,18 @@ const sampler = setInterval(sample, 5);
 let length = -1, closeCode = -1;
 if (side === "client") {
   const server = startScriptedServer(async (peer) => {
-    await peer.accept();
+    await peer.accept(
+      deflate ? { extensions: "permessage-deflate" } : {},
+    );
     await flood((b) => peer.writeRaw(b)).catch(() => {});
     const close = await peer.expectClose(20000).catch(() => null);
     closeCode = close?.code ?? -1;
     if (close) await peer.sendClose(close.code).catch(() => {});
   });
-  const conn = await connect(server.url, { maxMessageSize });
+  const conn = await connect(server.url, {
+    maxMessageSize,
+    compression: deflate,
+  });
   try {
     for await (const m of conn) {
       length = m.length;
@@ -85,7 +110,10 @@ if (side === "client") {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const served = (async () => {
     const tcp = await listener.accept();
-    const conn = await acceptWebSocket(tcp, { maxMessageSize });
+    const conn = await acceptWebSocket(tcp, {
+      maxMessageSize,
+      compression: deflate,
+    });
     try {
       for await (const message of conn) await conn.send(message);
     } catch (e) {
@@ -101,7 +129,9 @@ if (side === "client") {
   await write(new TextEncoder().encode(
     "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-      "Sec-WebSocket-Version: 13\r\n\r\n",
+      "Sec-WebSocket-Version: 13\r\n" +
+      (deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
+      "\r\n",
   ));
   const reader = new ConnReader(tcp);
   await reader.readHead(10000);
