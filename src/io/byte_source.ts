@@ -13,6 +13,8 @@ import type { ByteStream } from "./byte_stream.ts";
 const MIN_READ = 1024;
 /** The read buffer of a busy one: large frames arrive in reads this big. */
 const MAX_READ = 256 * 1024;
+/** Short reads in a row after which the read buffer shrinks. */
+const SHRINK_AFTER = 16;
 /**
  * While a perform() callback's promise is pending, delivery pauses. If the
  * callback waits for a send, the socket must still be read: a peer that
@@ -60,6 +62,8 @@ export class ByteSource {
   #hooks: ByteSourceHooks;
   #unread: Uint8Array | null;
   #buffer: Uint8Array | null = null;
+  /** Reads in a row that used little of the buffer. */
+  #shortReads = 0;
   /** When bytes last arrived (ms since the epoch). */
   lastRx = Date.now();
   /** Bytes read ahead, in order, not yet handed out. */
@@ -146,16 +150,23 @@ export class ByteSource {
   }
 
   /**
-   * A read that filled the buffer makes the next one four times larger; a
-   * read that used less than an eighth of a grown buffer shrinks it, so a
-   * quiet connection holds MIN_READ bytes. (The old buffer stays valid for
-   * the bytes just returned.)
+   * A read that filled the buffer makes the next one four times larger;
+   * SHRINK_AFTER reads in a row that used less than an eighth of a grown
+   * buffer shrink it, so a quiet connection comes back to MIN_READ bytes
+   * while a busy one, whose reads vary, does not churn buffers. (The old
+   * buffer stays valid for the bytes just returned.)
    */
   #resize(n: number): void {
     const size = this.#buffer!.length;
-    if (n === size && size < MAX_READ) {
-      this.#buffer = new Uint8Array(Math.min(size * 4, MAX_READ));
-    } else if (n < size / 8 && size > MIN_READ) {
+    if (n === size) {
+      this.#shortReads = 0;
+      if (size < MAX_READ) {
+        this.#buffer = new Uint8Array(Math.min(size * 4, MAX_READ));
+      }
+    } else if (n >= size / 8 || size === MIN_READ) {
+      this.#shortReads = 0;
+    } else if (++this.#shortReads >= SHRINK_AFTER) {
+      this.#shortReads = 0;
       this.#buffer = new Uint8Array(Math.max(size / 4, MIN_READ));
     }
   }
