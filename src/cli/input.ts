@@ -13,10 +13,12 @@ export type InputMode = "lines" | "chunks" | "all";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LineSplitter } from "./input.ts";
  * const s = new LineSplitter();
  * const enc = new TextEncoder();
- * console.log(s.push(enc.encode("a\nb")).length, s.push(enc.encode("c\n")).length); // 1 1
+ * assert.equal(s.push(enc.encode("a\nb")).length, 1); // "a"; "b" waits for its newline
+ * assert.equal(s.push(enc.encode("c\n")).length, 1); // "bc"
  * ```
  */
 export class LineSplitter {

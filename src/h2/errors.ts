@@ -42,9 +42,12 @@ export function h2CodeName(code: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { H2Code, Http2Error } from "./errors.ts";
  * const e = new Http2Error("PROTOCOL_ERROR", "bad frame", H2Code.FRAME_SIZE_ERROR, 0);
- * console.log(e instanceof Error, e.http2Code, e.streamId); // true 6 0
+ * assert.ok(e instanceof Error);
+ * assert.equal(e.http2Code, 6);
+ * assert.equal(e.streamId, 0); // 0: the whole connection
  * ```
  */
 export class Http2Error extends WebSocketError {

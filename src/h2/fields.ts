@@ -44,8 +44,9 @@ export function fieldSyntaxError(name: string, value: string): string | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkResponseFields } from "./fields.ts";
- * console.log(checkResponseFields(1, [[":status", "200"], ["server", "x"]], false)); // 200
+ * assert.equal(checkResponseFields(1, [[":status", "200"], ["server", "x"]], false), 200);
  * ```
  */
 export function checkResponseFields(

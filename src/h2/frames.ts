@@ -77,10 +77,11 @@ export interface RawFrame {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameReader } from "./frames.ts";
  * const r = new FrameReader(16384);
  * r.push(new Uint8Array([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]));
- * console.log(r.next()?.type); // 6 (PING)
+ * assert.equal(r.next()?.type, 6); // PING
  * ```
  */
 export class FrameReader {
@@ -462,8 +463,12 @@ export function writeFrameHeader(
  *
  * @example A SETTINGS ACK
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFrame, Flag, FrameType } from "./frames.ts";
- * console.log(encodeFrame(FrameType.SETTINGS, Flag.ACK, 0)); // 00 00 00 04 01 00 00 00 00
+ * assert.deepEqual(
+ *   encodeFrame(FrameType.SETTINGS, Flag.ACK, 0),
+ *   new Uint8Array([0, 0, 0, 4, 1, 0, 0, 0, 0]),
+ * );
  * ```
  */
 export function encodeFrame(

@@ -75,8 +75,9 @@ const MAX_INTEGER = 0x7fffffff;
  *
  * @example RFC 7541 C.1.2: 1337 with a 5-bit prefix
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeInteger } from "./hpack.ts";
- * console.log(encodeInteger(1337, 5)); // 1f 9a 0a
+ * assert.deepEqual(encodeInteger(1337, 5), new Uint8Array([0x1f, 0x9a, 0x0a])); // RFC 7541 C.1.2
  * ```
  */
 export function encodeInteger(value: number, prefixBits: number): Uint8Array {
@@ -161,11 +162,12 @@ const SENSITIVE = new Set(["authorization", "proxy-authorization", "cookie"]);
  *
  * @example RFC 7541 C.3.1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HpackEncoder } from "./hpack.ts";
  * const block = new HpackEncoder({ huffman: false }).encode([
  *   [":method", "GET"], [":scheme", "http"], [":path", "/"], [":authority", "www.example.com"],
  * ]);
- * console.log(block.length); // 20
+ * assert.equal(block.length, 20); // RFC 7541 C.3.1
  * ```
  */
 export class HpackEncoder {
@@ -263,8 +265,9 @@ export interface HpackDecoderOptions {
  *
  * @example RFC 7541 C.2.4
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HpackDecoder } from "./hpack.ts";
- * console.log(new HpackDecoder().decode(new Uint8Array([0x82]))); // [[":method", "GET"]]
+ * assert.deepEqual(new HpackDecoder().decode(new Uint8Array([0x82])), [[":method", "GET"]]);
  * ```
  */
 export class HpackDecoder {

@@ -94,10 +94,12 @@ STATIC_TABLE.forEach(([name, value], i) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DynamicTable } from "./hpack_table.ts";
  * const t = new DynamicTable(4096);
  * t.add(":authority", "www.example.com");
- * console.log(t.size, t.get(62)); // 57 [":authority", "www.example.com"]
+ * assert.equal(t.size, 57); // 32 + name + value (RFC 7541 §4.1)
+ * assert.deepEqual(t.get(62), [":authority", "www.example.com"]);
  * ```
  */
 export class DynamicTable {

@@ -79,6 +79,7 @@ export type { StreamState } from "./stream.ts";
  *
  * @example Open an RFC 8441 stream once the server enabled it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Http2ClientSession } from "./session.ts";
  * const session = new Http2ClientSession();
  * const preface = session.takeOutput(); // write this to the socket
@@ -88,7 +89,9 @@ export type { StreamState } from "./stream.ts";
  *   [":method", "CONNECT"], [":protocol", "websocket"], [":scheme", "https"],
  *   [":path", "/chat"], [":authority", "example.com"], ["sec-websocket-version", "13"],
  * ]);
- * console.log(preface.length > 24, id, session.streamState(id)); // true 1 "open"
+ * assert.ok(preface!.length > 24); // the client preface, then our SETTINGS
+ * assert.equal(id, 1);
+ * assert.equal(session.streamState(id), "open");
  * ```
  */
 export class Http2ClientSession {

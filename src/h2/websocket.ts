@@ -43,10 +43,13 @@ const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildConnectRequest } from "./websocket.ts";
  * const fields = buildConnectRequest({ url: new URL("wss://example.com/chat?x=1"), protocols: ["chat"] });
- * console.log(fields.slice(0, 5));
- * // [[":method","CONNECT"],[":protocol","websocket"],[":scheme","https"],[":path","/chat?x=1"],[":authority","example.com"]]
+ * assert.deepEqual(fields.slice(0, 5), [
+ *   [":method", "CONNECT"], [":protocol", "websocket"], [":scheme", "https"],
+ *   [":path", "/chat?x=1"], [":authority", "example.com"],
+ * ]);
  * ```
  */
 export function buildConnectRequest(req: Http2UpgradeRequest): HeaderField[] {
@@ -142,11 +145,12 @@ export function responseHeaders(fields: readonly HeaderField[]): Headers {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkConnectResponse } from "./websocket.ts";
  * const agreed = checkConnectResponse([[":status", "200"], ["sec-websocket-protocol", "chat"]], false, {
  *   protocols: ["chat"], offeredExtensions: false,
  * });
- * console.log(agreed.protocol); // "chat"
+ * assert.equal(agreed.protocol, "chat");
  * ```
  */
 export function checkConnectResponse(
