@@ -21,9 +21,9 @@ import {
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
 import { readHttpHead, withAbort, writeAll } from "./io/stream.ts";
 import {
+  agreedDeflate,
   loadCompression,
   negotiateOffer,
-  PerMessageDeflate,
   resolveCompressionOptions,
 } from "./deflate.ts";
 
@@ -222,14 +222,12 @@ export async function acceptWebSocket(
       response: { status: 101, headers: head.headers },
       leftover: rest,
       options,
-      deflate: agreed
-        ? new PerMessageDeflate(agreed.params, "server", {
-          threshold: typeof compression === "object"
-            ? compression.threshold
-            : undefined,
-          maxMessageSize: options.maxMessageSize,
-        })
-        : null,
+      deflate: agreedDeflate(
+        agreed?.params,
+        "server",
+        compression,
+        options.maxMessageSize,
+      ),
     });
   } catch (e) {
     if (e instanceof HeadTooLargeError) await refuseOversizedHead(conn);

@@ -18,9 +18,9 @@ import {
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
 import {
   acceptAnswer,
+  agreedDeflate,
   loadCompression,
   offerHeader,
-  PerMessageDeflate,
   resolveCompressionOptions,
 } from "./deflate.ts";
 import { connectOverHttp2, type Http2ConnectOptions } from "./io/h2_connect.ts";
@@ -400,14 +400,12 @@ async function attempt(
           response: { status: head.status, headers: head.headers },
           leftover: rest,
           options,
-          deflate: params
-            ? new PerMessageDeflate(params, "client", {
-              threshold: typeof compression === "object"
-                ? compression.threshold
-                : undefined,
-              maxMessageSize: options.maxMessageSize,
-            })
-            : null,
+          deflate: agreedDeflate(
+            params,
+            "client",
+            compression,
+            options.maxMessageSize,
+          ),
         });
       })(),
       signal,

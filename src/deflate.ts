@@ -15,6 +15,7 @@ export {
   resolveCompressionOptions,
 } from "./deflate/params.ts";
 export {
+  agreedDeflate,
   compressionSupported,
   loadCompression,
   PerMessageDeflate,

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { concat } from "../bytes.ts";
+
 /** How stdin is cut into units. */
 export type InputMode = "lines" | "chunks" | "all";
 
@@ -54,19 +56,6 @@ export class LineSplitter {
     this.#size = 0;
     return line;
   }
-}
-
-/** Concatenates byte arrays. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** Removes one trailing `\n` or `\r\n`. */

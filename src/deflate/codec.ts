@@ -9,6 +9,7 @@
 
 import { WebSocketError } from "../errors.ts";
 import {
+  type CompressionOptions,
   DEFAULT_THRESHOLD,
   type DeflateParams,
   EXTENSION_NAME,
@@ -294,4 +295,24 @@ export function compressionSupported(): boolean {
     receiver?.close();
   }
   return supported;
+}
+
+/**
+ * The connection's deflate state for parameters agreed in a handshake (or
+ * null when none were), with the caller's `compression` and
+ * `maxMessageSize` options.
+ */
+export function agreedDeflate(
+  params: DeflateParams | null | undefined,
+  role: "client" | "server",
+  compression: boolean | CompressionOptions | undefined,
+  maxMessageSize: number | undefined,
+): PerMessageDeflate | null {
+  if (!params) return null;
+  return new PerMessageDeflate(params, role, {
+    threshold: typeof compression === "object"
+      ? compression.threshold
+      : undefined,
+    maxMessageSize,
+  });
 }

@@ -10,9 +10,9 @@
 import { type ConnectionOptions, WebSocketConnection } from "../connection.ts";
 import {
   acceptAnswer,
+  agreedDeflate,
   type CompressionOptions,
   offerHeader,
-  PerMessageDeflate,
 } from "../deflate.ts";
 import { WebSocketError } from "../errors.ts";
 import type { HeaderField } from "../h2/hpack_table.ts";
@@ -161,14 +161,12 @@ async function openWebSocket(
       response: { status: 200, headers: agreed.headers },
       leftover: new Uint8Array(0),
       options,
-      deflate: params
-        ? new PerMessageDeflate(params, "client", {
-          threshold: typeof compression === "object"
-            ? compression.threshold
-            : undefined,
-          maxMessageSize: options.maxMessageSize,
-        })
-        : null,
+      deflate: agreedDeflate(
+        params,
+        "client",
+        compression,
+        options.maxMessageSize,
+      ),
     });
   } catch (e) {
     stream.cancel();
