@@ -38,6 +38,7 @@ import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import {
   type Message,
   messageReadable,
+  type MessageSource,
   messageWritable,
   receiveMessage,
 } from "./conn/messages.ts";
@@ -121,6 +122,7 @@ export class WebSocketConnection {
   /** A perform() callback's promise is pending. */
   #callbackPending = false;
   #meta: FrameMeta | null = null;
+  #messageSource: MessageSource | null = null;
   #readable?: ReadableStream<Message>;
   #writable?: WritableStream<Message>;
 
@@ -342,27 +344,33 @@ export class WebSocketConnection {
     if (!reader.lock.tryAcquire()) await reader.lock.acquire();
     try {
       return await receiveMessage(
-        {
-          pullBuffered: () => reader.pullBuffered(),
-          pull: () => reader.pull(),
-          closeReceived: () => this.#engine.closeReceived,
-          tooBig: (size) => {
-            throw this.#closing.failWith(
-              new WebSocketError(
-                "MESSAGE_TOO_BIG",
-                `message of at least ${size} bytes exceeds maxMessageSize ${this.#maxMessageSize}`,
-              ),
-              CloseCode.MESSAGE_TOO_BIG,
-              true,
-            );
-          },
-        },
+        this.#messageSource ??= this.#newMessageSource(),
         this.#maxMessageSize,
         this.#raw,
       );
     } finally {
       reader.lock.release();
     }
+  }
+
+  /** Where receive() takes pieces from: made once, on the first receive(). */
+  #newMessageSource(): MessageSource {
+    const reader = this.#reader;
+    return {
+      pullBuffered: () => reader.pullBuffered(),
+      pull: () => reader.pull(),
+      closeReceived: () => this.#engine.closeReceived,
+      tooBig: (size) => {
+        throw this.#closing.failWith(
+          new WebSocketError(
+            "MESSAGE_TOO_BIG",
+            `message of at least ${size} bytes exceeds maxMessageSize ${this.#maxMessageSize}`,
+          ),
+          CloseCode.MESSAGE_TOO_BIG,
+          true,
+        );
+      },
+    };
   }
 
   /** Whole messages until the peer closes; see {@linkcode WebSocketConnection.receive}. */

@@ -38,7 +38,8 @@ export async function receiveMessage(
   maxMessageSize: number,
   raw: boolean,
 ): Promise<Message | null> {
-  const message = new MessageBuffer(maxMessageSize);
+  // Made for the second piece: a message in one piece is copied out as is.
+  let message: MessageBuffer | null = null;
   for (;;) {
     let piece: Piece;
     try {
@@ -57,10 +58,18 @@ export async function receiveMessage(
       if (flags & WS.CLOSE) return null;
       continue;
     }
+    const last = bytesleft === 0 && (flags & WS.CONT) === 0;
+    if (message === null && last) {
+      if (piece.data.length > maxMessageSize) source.tooBig(piece.data.length);
+      return flags & WS.TEXT
+        ? textDecoder.decode(piece.data)
+        : piece.data.slice();
+    }
+    message ??= new MessageBuffer(maxMessageSize);
     if (!message.append(piece.data, bytesleft)) {
       source.tooBig(message.size + piece.data.length + bytesleft);
     }
-    if (bytesleft === 0 && (flags & WS.CONT) === 0) {
+    if (last) {
       return flags & WS.TEXT ? message.takeText(textDecoder) : message.take();
     }
   }
