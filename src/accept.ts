@@ -123,13 +123,30 @@ function checkOrigin(
  * promise rejects with `BAD_HANDSHAKE`.
  *
  * @example An echo server
- * ```ts ignore
- * import { acceptWebSocket } from "./mod.ts";
- * for await (const tcp of Deno.listen({ port: 8080 })) {
- *   acceptWebSocket(tcp).then(async (conn) => {
- *     for await (const message of conn) await conn.send(message);
- *   }).catch(() => {});
- * }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { acceptWebSocket, connect } from "../mod.ts";
+ *
+ * // Serve every connection until the listener closes; a bad request only
+ * // rejects its own session.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const sessions: Promise<void>[] = [];
+ * const serving = (async () => {
+ *   for await (const tcp of listener) {
+ *     sessions.push(acceptWebSocket(tcp).then(async (conn) => {
+ *       for await (const message of conn) await conn.send(message);
+ *     }).catch(() => {}));
+ *   }
+ * })();
+ *
+ * // A client tries it.
+ * const client = await connect(`ws://127.0.0.1:${listener.addr.port}/`);
+ * await client.send("ping");
+ * assert.equal(await client.receive(), "ping");
+ * await client.close();
+ * listener.close();
+ * await serving;
+ * await Promise.all(sessions);
  * ```
  */
 export async function acceptWebSocket(

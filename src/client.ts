@@ -161,14 +161,28 @@ function headerPairs(init: HeadersInit | undefined): [string, string][] {
  * the body, even a `200`.
  *
  * @example Connect-only use, like libcurl's CONNECT_ONLY=2
- * ```ts ignore
- * import { connect, WS } from "./mod.ts";
- * const conn = await connect("wss://echo.example/", { protocols: ["chat"] });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { acceptWebSocket, connect, WS } from "../mod.ts";
+ *
+ * // An echo server that speaks "chat", on a free port.
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const echo = listener.accept()
+ *   .then((tcp) => acceptWebSocket(tcp, { protocols: ["chat"] }))
+ *   .then(async (peer) => {
+ *     for await (const message of peer) await peer.send(message);
+ *   });
+ * const url = `ws://127.0.0.1:${listener.addr.port}/`;
+ * const conn = await connect(url, { protocols: ["chat"] });
+ * assert.equal(conn.protocol, "chat");
  * await conn.send("hello");
  * const buf = new Uint8Array(4096);
  * const { n, meta } = await conn.recv(buf);
- * if (meta.flags & WS.TEXT) console.log(new TextDecoder().decode(buf.subarray(0, n)));
+ * assert.ok(meta.flags & WS.TEXT);
+ * assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "hello");
  * await conn.close();
+ * await echo;
+ * listener.close();
  * ```
  */
 export async function connect(

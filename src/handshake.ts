@@ -20,8 +20,9 @@ export const MAX_HEAD_BYTES = 64 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateKey } from "./handshake.ts";
- * console.log(generateKey().length); // 24
+ * assert.equal(generateKey().length, 24); // 16 random bytes in base64
  * ```
  */
 export function generateKey(): string {
@@ -80,8 +81,9 @@ const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { basicAuth } from "./handshake.ts";
- * console.log(basicAuth("Aladdin", "open sesame")); // "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+ * assert.equal(basicAuth("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
  * ```
  */
 export function basicAuth(username: string, password: string): string {
@@ -101,9 +103,10 @@ export function hostHeader(url: URL): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildRequest } from "./handshake.ts";
  * const head = buildRequest({ url: new URL("ws://example.com:8080/chat?x=1"), key: "dGhlIHNhbXBsZSBub25jZQ==" });
- * console.log(head.split("\r\n")[0]); // "GET /chat?x=1 HTTP/1.1"
+ * assert.equal(head.split("\r\n")[0], "GET /chat?x=1 HTTP/1.1");
  * ```
  */
 export function buildRequest(req: UpgradeRequest): string {
@@ -184,8 +187,9 @@ export interface RequestHead {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { printable } from "./handshake.ts";
- * console.log(printable("OK\x1b[2J")); // "OK\\x1b[2J"
+ * assert.equal(printable("OK\x1b[2J"), "OK\\x1b[2J"); // ESC shown, not sent to the terminal
  * ```
  */
 export function printable(text: string): string {
@@ -262,10 +266,12 @@ function parseHeaderLines(lines: string[]): Headers {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseResponseHead } from "./handshake.ts";
  * const raw = new TextEncoder().encode("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
  * const head = parseResponseHead(raw, raw.length);
- * console.log(head.status, head.statusText); // 403 "Forbidden"
+ * assert.equal(head.status, 403);
+ * assert.equal(head.statusText, "Forbidden");
  * ```
  */
 export function parseResponseHead(
@@ -296,9 +302,10 @@ export function parseResponseHead(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRequestHead } from "./handshake.ts";
  * const raw = new TextEncoder().encode("GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
- * console.log(parseRequestHead(raw, raw.length).target); // "/x"
+ * assert.equal(parseRequestHead(raw, raw.length).target, "/x");
  * ```
  */
 export function parseRequestHead(
@@ -355,6 +362,7 @@ export interface AgreedUpgrade {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateResponse, type ResponseHead } from "./handshake.ts";
  * const head: ResponseHead = {
  *   version: "HTTP/1.1", status: 101, statusText: "Switching Protocols", headLength: 0,
@@ -363,7 +371,8 @@ export interface AgreedUpgrade {
  *     "sec-websocket-accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
  *   }),
  * };
- * console.log(validateResponse(head, { accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", offeredExtensions: false }));
+ * const agreed = validateResponse(head, { accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", offeredExtensions: false });
+ * assert.deepEqual(agreed, { protocol: "", extensions: "" }); // no subprotocol, no extension
  * ```
  */
 export function validateResponse(
@@ -444,6 +453,7 @@ export interface ClientUpgrade {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateRequest, type RequestHead } from "./handshake.ts";
  * const head: RequestHead = {
  *   method: "GET", target: "/", version: "HTTP/1.1", headLength: 0,
@@ -452,7 +462,7 @@ export interface ClientUpgrade {
  *     "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13",
  *   }),
  * };
- * console.log(validateRequest(head).key); // "dGhlIHNhbXBsZSBub25jZQ=="
+ * assert.equal(validateRequest(head).key, "dGhlIHNhbXBsZSBub25jZQ==");
  * ```
  */
 export function validateRequest(head: RequestHead): ClientUpgrade {
@@ -493,8 +503,10 @@ export function validateRequest(head: RequestHead): ClientUpgrade {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildAcceptResponse } from "./handshake.ts";
- * console.log(buildAcceptResponse("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=").split("\r\n")[0]); // "HTTP/1.1 101 Switching Protocols"
+ * const head = buildAcceptResponse("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+ * assert.equal(head.split("\r\n")[0], "HTTP/1.1 101 Switching Protocols");
  * ```
  */
 export function buildAcceptResponse(
@@ -520,8 +532,9 @@ export function buildAcceptResponse(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildErrorResponse } from "./handshake.ts";
- * console.log(buildErrorResponse(400, "Bad Request", "no key").startsWith("HTTP/1.1 400 Bad Request")); // true
+ * assert.ok(buildErrorResponse(400, "Bad Request", "no key").startsWith("HTTP/1.1 400 Bad Request\r\n"));
  * ```
  */
 export function buildErrorResponse(

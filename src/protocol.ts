@@ -72,11 +72,14 @@ const EMPTY = new Uint8Array(0);
  *
  * @example Decode a server's text frame as a client
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Protocol } from "./protocol.ts";
+ * import { WS } from "./flags.ts";
  * const p = new Protocol({ role: "client" });
- * p.feed(new Uint8Array([0x81, 0x02, 0x68, 0x69]));
+ * p.feed(new Uint8Array([0x81, 0x02, 0x68, 0x69])); // FIN + text, unmasked, 2 bytes: "hi"
  * const piece = p.read(1024)!;
- * console.log(new TextDecoder().decode(piece.data), piece.meta.flags); // "hi" 1
+ * assert.equal(new TextDecoder().decode(piece.data), "hi");
+ * assert.equal(piece.meta.flags, WS.TEXT);
  * ```
  */
 export class Protocol {

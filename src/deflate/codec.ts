@@ -252,8 +252,9 @@ let supported: boolean | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadCompression } from "./codec.ts";
- * console.log(await loadCompression()); // true on Deno 2
+ * assert.equal(await loadCompression(), true); // Deno 2's node:zlib works synchronously
  * ```
  */
 export async function loadCompression(): Promise<boolean> {

@@ -86,8 +86,9 @@ const HOST = String.raw`(\[[0-9a-fA-F:.]+\]|[^:\[\]]*)`;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseResolve } from "./resolve.ts";
- * console.log(parseResolve("wsnc.test:443:127.0.0.1,[::1]").addresses); // ["127.0.0.1", "::1"]
+ * assert.deepEqual(parseResolve("wsnc.test:443:127.0.0.1,[::1]").addresses, ["127.0.0.1", "::1"]);
  * ```
  */
 export function parseResolve(spec: string): ResolveEntry {
@@ -112,8 +113,9 @@ export function parseResolve(spec: string): ResolveEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConnectTo } from "./resolve.ts";
- * console.log(parseConnectTo("wsnc.test:443:127.0.0.1:8443").toPort); // 8443
+ * assert.equal(parseConnectTo("wsnc.test:443:127.0.0.1:8443").toPort, 8443);
  * ```
  */
 export function parseConnectTo(spec: string): ConnectToEntry {
