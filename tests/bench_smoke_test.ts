@@ -185,10 +185,19 @@ Deno.test(`bench/many.ts --sizes ${MANY_N}: every client and server opens, echoe
     assert.equal(r.error, undefined, what);
     assert.equal(r.n, MANY_N, what);
     assert.equal(r.echoed, MANY_N, `${what}: every connection echoed`);
-    for (const key of ["openMs", "roundMs", "clientCpuUs", "serverCpuUs"]) {
+    for (const key of ["openMs", "roundMs"]) {
       const value = r[key as keyof PairResult] as number;
       assert.ok(
         value > 0 && Number.isFinite(value),
+        `${what}: ${key} ${value}`,
+      );
+    }
+    for (const key of ["clientCpuUs", "serverCpuUs"]) {
+      // CPU comes in clock ticks (10 ms) for some sides: serving 20
+      // connections can take less than one.
+      const value = r[key as keyof PairResult] as number;
+      assert.ok(
+        value >= 0 && Number.isFinite(value),
         `${what}: ${key} ${value}`,
       );
     }
@@ -217,16 +226,18 @@ Deno.test(`bench/many.ts --sizes ${MANY_N}: every client and server opens, echoe
       );
     }
   }
+  // The first cell is an RSS delta per connection: over 20 connections a GC
+  // can make it negative.
   for (const impl of ["wsnc", "deno", "ws"] as const) {
     const { client, server } = report.labels[impl];
     assert.match(
       tables,
-      new RegExp(`\\| ${escape(client)} → [^|]+ \\| [0-9]`),
+      new RegExp(`\\| ${escape(client)} → [^|]+ \\| -?[0-9]`),
       client,
     );
     assert.match(
       tables,
-      new RegExp(`\\| ${escape(server)} ← [^|]+ \\| [0-9]`),
+      new RegExp(`\\| ${escape(server)} ← [^|]+ \\| -?[0-9]`),
       server,
     );
   }
