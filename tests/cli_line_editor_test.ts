@@ -9,8 +9,9 @@
 
 import assert from "node:assert/strict";
 import { HISTORY_MAX, LineEditor } from "../src/cli/line_editor.ts";
-import { runCli, TMUX_MISSING, TmuxCli } from "./cli_helpers.ts";
-import { within } from "./helpers.ts";
+import { ROOT, runCli, TMUX_MISSING, TmuxCli } from "./cli_helpers.ts";
+import { DENO, within } from "./helpers.ts";
+import { startDenoEchoServer } from "./servers/echo.ts";
 import { startScriptedServer } from "./servers/scripted.ts";
 
 const LEFT = "\x1b[D";
@@ -32,13 +33,24 @@ Deno.test("line editor: typing, Left/Right and Backspace edit in the middle", ()
   assert.equal(ed.render(), "hell");
 });
 
-Deno.test("line editor: multi-byte UTF-8 counts one column per character", () => {
+Deno.test("line editor: multi-byte UTF-8; the cursor moves by columns (wide characters take two)", () => {
   const ed = new LineEditor();
   ed.feed("h€😀x");
   assert.equal(ed.cursor, 4);
-  ed.feed(LEFT + LEFT + "\x7f");
+  ed.feed(LEFT + LEFT);
+  // Back over "😀x": three columns.
+  assert.equal(ed.render(), "h€😀x\x1b[3D");
+  ed.feed("\x7f");
   assert.equal(ed.text, "h😀x");
-  assert.equal(ed.render(), "h😀x\x1b[2D");
+  assert.equal(ed.render(), "h😀x\x1b[3D");
+  ed.feed("e\u0301"); // a combining accent takes no column
+  assert.equal(ed.render(), "he\u0301😀x\x1b[3D");
+});
+
+Deno.test("line editor: control characters in a loaded history never reach the screen", () => {
+  const ed = new LineEditor(["a\x1b[2Jb\u009bc"]);
+  ed.feed(UP);
+  assert.equal(ed.text, "a[2Jbc");
 });
 
 Deno.test("line editor: Home/End, Ctrl-A/Ctrl-E, Ctrl-U and Ctrl-W", () => {
@@ -154,4 +166,58 @@ Deno.test({ name: tmuxTitle, ignore: TMUX_MISSING !== null }, async () => {
     await server.close();
   }
   assert.deepEqual(server.errors, []);
+});
+
+Deno.test({
+  name:
+    "cli line editor (tmux): --history FILE keeps sent lines for the next run",
+  ignore: TMUX_MISSING !== null,
+}, async () => {
+  const server = await startDenoEchoServer();
+  // Inside the checkout: the test may read it; only the CLI child writes it.
+  const file = `${ROOT}tests/.history-${crypto.randomUUID().slice(0, 8)}`;
+  const perms = [`--allow-read=${file}`, `--allow-write=${file}`];
+  try {
+    const first = new TmuxCli();
+    try {
+      await first.start(["--history", file, server.url], perms);
+      await first.screen(/connected to/);
+      await first.keys("from the first run", "Enter");
+      await first.screen(/< from the first run/);
+      await first.keys("C-d");
+      await first.screen(/closed: 1000/);
+    } finally {
+      await first.kill();
+    }
+    assert.equal(Deno.readTextFileSync(file), "from the first run\n");
+    const second = new TmuxCli();
+    try {
+      await second.start(["--history", file, server.url], perms);
+      await second.screen(/connected to/);
+      await second.keys("Up");
+      await second.screen(/^> from the first run *$/m);
+      await second.keys("C-u", "C-d");
+      await second.screen(/closed: 1000/);
+    } finally {
+      await second.kill();
+    }
+  } finally {
+    await server.close();
+    // The test itself may not write: a child allowed just that removes it.
+    const rm = new Deno.Command(DENO, {
+      args: ["run", `--allow-write=${file}`, "-"],
+      stdin: "piped",
+      stderr: "null",
+    }).spawn();
+    const w = rm.stdin.getWriter();
+    await w.write(
+      new TextEncoder().encode(
+        `try { Deno.removeSync(${
+          JSON.stringify(file)
+        }); } catch { /* not made */ }`,
+      ),
+    );
+    await w.close();
+    await within(10_000, "the history file to be removed", rm.status);
+  }
 });

@@ -21,6 +21,31 @@ export type EditorEvent =
 /** At most this many history entries are kept (memory and file). */
 export const HISTORY_MAX = 1000;
 
+/**
+ * Terminal columns of one code point: 0 for combining marks, 2 for East
+ * Asian wide characters and emoji, else 1 (a small wcwidth; the cursor
+ * is moved by columns, not characters).
+ */
+export function columns(cp: number): number {
+  if (
+    (cp >= 0x0300 && cp <= 0x036f) || (cp >= 0x200b && cp <= 0x200f) ||
+    (cp >= 0xfe00 && cp <= 0xfe0f)
+  ) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd)
+  ) return 2;
+  return 1;
+}
+
+/** Not text: C0 and C1 controls and DEL never go into the line. */
+function isControl(cp: number): boolean {
+  return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+}
+
 /** Cursor left by `n` columns (empty for 0). */
 function left(n: number): string {
   return n > 0 ? `\x1b[${n}D` : "";
@@ -28,7 +53,7 @@ function left(n: number): string {
 
 /** Keys in, line buffer and events out. Knows nothing of terminals. */
 export class LineEditor {
-  /** The line, one code point per element (one column each). */
+  /** The line, one code point per element. */
   #chars: string[] = [];
   #cursor = 0;
   #history: string[];
@@ -40,7 +65,10 @@ export class LineEditor {
 
   /** Starts with `history` (oldest first) for Up/Down. */
   constructor(history: string[] = []) {
-    this.#history = history.slice(-HISTORY_MAX);
+    // A history file is text the user may have edited: keep controls out.
+    this.#history = history.slice(-HISTORY_MAX).map((line) =>
+      [...line].filter((ch) => !isControl(ch.codePointAt(0)!)).join("")
+    );
     this.#browse = this.#history.length;
   }
 
@@ -64,7 +92,11 @@ export class LineEditor {
    * then the cursor moved back to where it is in the text.
    */
   render(): string {
-    return this.text + left(this.#chars.length - this.#cursor);
+    let back = 0;
+    for (let i = this.#cursor; i < this.#chars.length; i++) {
+      back += columns(this.#chars[i].codePointAt(0)!);
+    }
+    return this.text + left(back);
   }
 
   /** Feeds decoded input; returns the events it completes, in order. */
@@ -138,7 +170,7 @@ export class LineEditor {
         return null;
     }
     // Other controls (C0, DEL, C1) are not text: never put them on screen.
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return null;
+    if (isControl(cp)) return null;
     this.#chars.splice(this.#cursor++, 0, ch);
     return null;
   }
