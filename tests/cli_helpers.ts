@@ -174,3 +174,77 @@ export function startHttpServer(response: () => Response) {
   }, response);
   return { port: ready.promise, close: () => server.shutdown() };
 }
+
+// ------------------------------------------------------------------ tmux
+
+/** Why tmux tests cannot run here, or null when they can. */
+export const TMUX_MISSING: string | null = (() => {
+  if (
+    Deno.permissions.querySync({ name: "run", command: "tmux" }).state !==
+      "granted"
+  ) return "no --allow-run=tmux";
+  try {
+    const r = new Deno.Command("tmux", { args: ["-V"], stdout: "null" })
+      .outputSync();
+    return r.success ? null : "tmux -V failed";
+  } catch {
+    return "tmux is not installed";
+  }
+})();
+
+/** The CLI under its own tmux server (100x20), a person at the terminal. */
+export class TmuxCli {
+  readonly socket = `wsnc-test-${crypto.randomUUID().slice(0, 8)}`;
+
+  /** Runs tmux against this test's own server. */
+  async tmux(...args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-L", this.socket, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  /** Starts `deno run <perms> cli.ts <args>` in a detached session. */
+  async start(args: string[], perms: string[] = []): Promise<void> {
+    const command = [DENO, "run", "--no-prompt", CHILD_NET, ...perms, CLI]
+      .concat(args).map((a) => `'${a}'`).join(" ");
+    await this.tmux(
+      "new-session",
+      "-d",
+      "-x",
+      "100",
+      "-y",
+      "20",
+      "-c",
+      ROOT,
+      command,
+      ";",
+      "set-option",
+      "remain-on-exit",
+      "on",
+    );
+  }
+
+  /** Types keys (tmux send-keys names: "Enter", "Up", "C-d"). */
+  async keys(...keys: string[]): Promise<void> {
+    await this.tmux("send-keys", ...keys);
+  }
+
+  /** Waits (10 s at most) until the screen matches `want`; returns it. */
+  async screen(want: RegExp): Promise<string> {
+    let text = "";
+    for (let i = 0; i < 100 && !want.test(text); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      text = await this.tmux("capture-pane", "-p");
+    }
+    assert.match(text, want, text);
+    return text;
+  }
+
+  /** Ends the tmux server and everything in it. */
+  async kill(): Promise<void> {
+    await this.tmux("kill-server");
+  }
+}

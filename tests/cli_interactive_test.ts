@@ -12,15 +12,13 @@ import { within } from "./helpers.ts";
 import { OP, startScriptedServer } from "./servers/scripted.ts";
 import { startDenoEchoServer } from "./servers/echo.ts";
 import {
-  CHILD_NET,
-  CLI,
-  ROOT,
   runCli,
   spawnCli,
   startListener,
   stopListener,
+  TMUX_MISSING,
+  TmuxCli,
 } from "./cli_helpers.ts";
-import { DENO } from "./helpers.ts";
 
 Deno.test("cli interactive: an idle listener exits as soon as its stdin ends", async () => {
   const child = spawnCli(["--listen", "127.0.0.1:0"]);
@@ -80,84 +78,29 @@ Deno.test("cli interactive: -v frame lines are '* sent'/'* received', never '> '
 
 // ------------------------------------------------------------------ tmux
 
-const TMUX_OK = (() => {
-  if (
-    Deno.permissions.querySync({ name: "run", command: "tmux" }).state !==
-      "granted"
-  ) return "no --allow-run=tmux";
-  try {
-    const r = new Deno.Command("tmux", { args: ["-V"], stdout: "null" })
-      .outputSync();
-    return r.success ? null : "tmux -V failed";
-  } catch {
-    return "tmux is not installed";
-  }
-})();
 const tmuxTitle =
   "cli interactive (tmux): binary shown as hex, prompt redrawn after a PONG line";
-if (TMUX_OK !== null) console.log(`skipping "${tmuxTitle}": ${TMUX_OK}`);
-
-async function tmux(socket: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("tmux", {
-    args: ["-L", socket, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return new TextDecoder().decode(out.stdout);
+if (TMUX_MISSING !== null) {
+  console.log(`skipping "${tmuxTitle}": ${TMUX_MISSING}`);
 }
 
-Deno.test({ name: tmuxTitle, ignore: TMUX_OK !== null }, async () => {
+Deno.test({ name: tmuxTitle, ignore: TMUX_MISSING !== null }, async () => {
   const server = await startDenoEchoServer();
-  const socket = `wsnc-test-${crypto.randomUUID().slice(0, 8)}`;
-  const command = [
-    DENO,
-    "run",
-    "--no-prompt",
-    CHILD_NET,
-    CLI,
-    "-P",
-    "--slash",
-    server.url,
-  ]
-    .map((a) => `'${a}'`).join(" ");
+  const term = new TmuxCli();
   try {
-    await tmux(
-      socket,
-      "new-session",
-      "-d",
-      "-x",
-      "100",
-      "-y",
-      "20",
-      "-c",
-      ROOT,
-      command,
-      ";",
-      "set-option",
-      "remain-on-exit",
-      "on",
-    );
-    const screen = async (want: RegExp) => {
-      let text = "";
-      for (let i = 0; i < 100 && !want.test(text); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        text = await tmux(socket, "capture-pane", "-p");
-      }
-      assert.match(text, want, text);
-      return text;
-    };
-    await screen(/connected to/);
-    await tmux(socket, "send-keys", "/binary AAEC/w==", "Enter");
-    await screen(/< \[binary 4 B\] 00 01 02 ff/);
-    await tmux(socket, "send-keys", "/pong", "Enter");
+    await term.start(["-P", "--slash", server.url]);
+    await term.screen(/connected to/);
+    await term.keys("/binary AAEC/w==", "Enter");
+    await term.screen(/< \[binary 4 B\] 00 01 02 ff/);
+    await term.keys("/pong", "Enter");
     // The echo server does not answer a pong; ping it instead.
-    await tmux(socket, "send-keys", "/ping hi", "Enter");
-    const text = await screen(/received PONG "hi"\n> *$/m);
+    await term.keys("/ping hi", "Enter");
+    const text = await term.screen(/received PONG "hi"\n> *$/m);
     assert.match(text, /received PONG "hi"\n> *$/m);
-    await tmux(socket, "send-keys", "C-d", "");
-    await screen(/closed: 1000/);
+    await term.keys("C-d", "");
+    await term.screen(/closed: 1000/);
   } finally {
-    await tmux(socket, "kill-server");
+    await term.kill();
     await server.close();
   }
 });

@@ -58,6 +58,8 @@ export interface Config {
   keepNewlines: boolean;
   noClose: boolean;
   slash: boolean;
+  /** --history FILE: the interactive line editor's history file. */
+  history?: string;
   binary: boolean;
   text: boolean;
   chunkSize: number;
@@ -251,6 +253,12 @@ export const FLAGS: Record<string, FlagSpec> = {
   "slash": {
     type: "boolean",
     help: "enable /ping /pong /close /binary commands on stdin",
+  },
+  "history": {
+    type: "string",
+    arg: "FILE",
+    help:
+      "on a terminal, keep the typed lines (Up/Down) in FILE, last 1000 (needs --allow-read=FILE --allow-write=FILE)",
   },
   "binary": {
     type: "boolean",
@@ -678,6 +686,7 @@ export function parseCommandLine(commandLine: string[]): Config {
     keepNewlines: bool("keep-newlines"),
     noClose: bool("no-close"),
     slash: bool("slash"),
+    history: str("history"),
     binary: bool("binary"),
     text: bool("text"),
     chunkSize: integer("chunk-size", str("chunk-size"), 1) ?? DEFAULT_CHUNK,

@@ -12,6 +12,11 @@ import { runClientMode } from "./bridge/modes.ts";
 import { ExitCode, reportError } from "./exit.ts";
 import { helpText } from "./help.ts";
 import { type InputMode, InputSource } from "./input.ts";
+import {
+  checkHistoryPermission,
+  startTerminalEditor,
+  type TerminalEditor,
+} from "./line_editor.ts";
 import { runListen } from "./listen.ts";
 import { Output } from "./output.ts";
 import { VERSION } from "./version.ts";
@@ -36,6 +41,7 @@ export async function main(args: string[]): Promise<number> {
   let cfg;
   try {
     cfg = parseCommandLine(args);
+    if (cfg.history !== undefined) checkHistoryPermission(cfg.history);
   } catch (e) {
     const report = reportError(e);
     for (const line of report.lines) quietOut.error(line);
@@ -68,19 +74,33 @@ export async function main(args: string[]): Promise<number> {
     : cfg.binary || cfg.raw
     ? "chunks"
     : "lines";
-  const input = cfg.echo || bridgeOwnsStdio(cfg.bridge)
-    ? null
-    : new InputSource(Deno.stdin.readable, mode, cfg.chunkSize);
+  const usesStdin = !cfg.echo && !bridgeOwnsStdio(cfg.bridge);
+  // A person at a terminal gets a line editor; pipes are read as they are.
+  let editor: TerminalEditor | null = null;
+  if (usesStdin && prompt) {
+    editor = startTerminalEditor(output, {
+      historyFile: cfg.history,
+      onInterrupt: () => onSigint(),
+    });
+    output.attachEditor(editor.render);
+  }
+  const input = usesStdin
+    ? new InputSource(
+      editor?.readable ?? Deno.stdin.readable,
+      mode,
+      cfg.chunkSize,
+    )
+    : null;
   const ctx: ModeContext = { input, output, onInterrupt: null };
 
   let interrupts = 0;
-  const onSigint = () => {
+  function onSigint() {
     interrupts++;
     if (interrupts > 1 || ctx.onInterrupt === null) {
       Deno.exit(ExitCode.INTERRUPTED);
     }
     ctx.onInterrupt();
-  };
+  }
   Deno.addSignalListener("SIGINT", onSigint);
   try {
     const code = cfg.mode === "listen"
@@ -95,6 +115,9 @@ export async function main(args: string[]): Promise<number> {
     return report.code;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
+    // Never leave the terminal raw.
+    editor?.close();
+    output.detachEditor();
     // The process exits next: what is still queued (stderr too) goes first.
     await output.flush().catch(() => {});
   }

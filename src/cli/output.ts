@@ -6,6 +6,7 @@
  */
 
 import { escapeControls } from "./escape.ts";
+import type { EditorScreen } from "./line_editor.ts";
 
 const encoder = new TextEncoder();
 /** Return to column 0 and clear the line: makes room for an incoming message. */
@@ -43,7 +44,7 @@ const BATCH = 64 * 1024;
  * A stderr line written while stdout bytes are pending waits behind them,
  * so the two streams keep their order on a terminal.
  */
-export class Output {
+export class Output implements EditorScreen {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #stderr: SyncSink;
   #prompt: boolean;
@@ -51,6 +52,8 @@ export class Output {
   #terminal: boolean;
   /** Interactive: the "> " prompt is on screen, waiting for input. */
   #promptShown = false;
+  /** The line editor's text after the prompt (terminal stdin), or none. */
+  #editorLine: (() => string) | null = null;
   #buf = new Uint8Array(BATCH);
   #len = 0;
   /** Sealed output in order: stdout batches, and stderr lines behind them. */
@@ -152,11 +155,49 @@ export class Output {
     }
   }
 
+  /**
+   * Lets a line editor own the input line: every redraw of the prompt
+   * shows `render()` (the half-typed text, cursor placed) after it.
+   */
+  attachEditor(render: () => string): void {
+    this.#editorLine = render;
+  }
+
+  /**
+   * The editor is gone (the session ended): take its line off the screen
+   * so the shell's prompt does not land after a stale `> `.
+   */
+  detachEditor(): void {
+    if (this.#editorLine === null) return;
+    this.#editorLine = null;
+    if (this.#promptShown) this.write(CLEAR_LINE).catch(() => {});
+    this.#promptShown = false;
+  }
+
+  /** The input line as it belongs on screen: prompt and typed text. */
+  #inputLine(): string {
+    const typed = this.#editorLine?.() ?? "";
+    return (this.#promptShown ? "> " : "") + typed;
+  }
+
+  /** The editor's line changed: redraw it in place. */
+  redrawInput(): void {
+    this.write(CLEAR_LINE + this.#inputLine()).catch(() => {});
+  }
+
+  /** Enter sent `text` (control-free): it stays, the prompt comes back later. */
+  endInput(text: string): void {
+    const prompt = this.#promptShown ? "> " : "";
+    this.#promptShown = false;
+    this.write(CLEAR_LINE + prompt + text + "\n").catch(() => {});
+  }
+
   /** Shows the input prompt (interactive mode only). */
   async showPrompt(): Promise<void> {
     if (!this.#prompt) return;
     this.#promptShown = true;
-    await this.write("> ");
+    if (this.#editorLine === null) await this.write("> ");
+    else await this.write(CLEAR_LINE + this.#inputLine());
   }
 
   /** Starts printing a received message. */
@@ -169,7 +210,7 @@ export class Output {
   /** Ends a printed message with a newline (and a fresh prompt). */
   async endMessage(): Promise<void> {
     if (this.#prompt) this.#promptShown = true;
-    await this.write(this.#prompt ? "\n> " : "\n");
+    await this.write(this.#prompt ? "\n" + this.#inputLine() : "\n");
   }
 
   /** A status line on stderr, unless quiet. */
@@ -204,8 +245,10 @@ export class Output {
     } else {
       this.#writeStderr(bytes);
     }
-    // The line took the prompt's place on screen: show the prompt again.
-    if (this.#promptShown) this.write("> ").catch(() => {});
+    // The line took the prompt's place on screen: show the prompt (and
+    // what was typed after it) again.
+    const input = this.#prompt ? this.#inputLine() : "";
+    if (input !== "") this.write(input).catch(() => {});
   }
 
   #writeStderr(bytes: Uint8Array): void {
