@@ -25,6 +25,7 @@
  * @module
  */
 
+import { Rng } from "./rng.ts";
 import assert from "node:assert/strict";
 import { WebSocketError } from "../src/errors.ts";
 import { WS } from "../src/flags.ts";
@@ -65,29 +66,8 @@ const SCALE = setting(
 );
 const SEED = setting("fuzz-seed", "WSNC_FUZZ_SEED", 0x5eed);
 
-/** Small, fast, seedable PRNG (mulberry32). */
-class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
+/** The shared PRNG with this file's byte generators. */
+class FuzzRng extends Rng {
   bytes(n: number): Uint8Array {
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i += 4) {
@@ -111,7 +91,7 @@ class Rng {
 }
 
 /** Splits `bytes` into random chunks (sometimes 1-byte, sometimes whole). */
-function chunks(rng: Rng, bytes: Uint8Array): Uint8Array[] {
+function chunks(rng: FuzzRng, bytes: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   // 1-byte chops only for small streams: they cost a decoder round per byte.
   const mode = bytes.length > 4096 ? 2 + rng.int(2) : rng.int(4);
@@ -149,10 +129,10 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 function forCases(
   label: string,
   n: number,
-  body: (rng: Rng, i: number) => void,
+  body: (rng: FuzzRng, i: number) => void,
 ): void {
   for (let i = 0; i < n; i++) {
-    const rng = new Rng(SEED * 1000003 + i * 7919 + label.length);
+    const rng = new FuzzRng(SEED * 1000003 + i * 7919 + label.length);
     try {
       body(rng, i);
     } catch (e) {
@@ -176,7 +156,7 @@ interface Frame {
 }
 
 /** Decodes with the library's FrameDecoder; payloads unmasked here. */
-function decodeAll(rng: Rng, stream: Uint8Array[]): Frame[] {
+function decodeAll(rng: FuzzRng, stream: Uint8Array[]): Frame[] {
   const dec = new FrameDecoder();
   const frames: Frame[] = [];
   let current: { f: Frame; parts: Uint8Array[] } | null = null;
@@ -296,7 +276,7 @@ Deno.test("fuzz: writeHeader/encodeFrame output decodes to the same frames under
 
 /** Feeds a stream to a client-role Protocol; only WebSocketError may escape. */
 function drive(
-  rng: Rng,
+  rng: FuzzRng,
   p: Protocol,
   stream: Uint8Array[],
 ): WebSocketError | null {
@@ -316,7 +296,7 @@ function drive(
 }
 
 /** A plausible server stream (unmasked frames, mostly valid) to mutate. */
-function plausibleStream(rng: Rng, frames: number): Uint8Array {
+function plausibleStream(rng: FuzzRng, frames: number): Uint8Array {
   const parts: Uint8Array[] = [];
   for (let k = 0; k < frames; k++) {
     const opcode = rng.pick([0, 1, 2, 1, 2, 8, 9, 10, 3, 11]);
@@ -454,7 +434,7 @@ const GOOD_TEXT = [
   "\u{10ffff}",
 ];
 
-function textBytes(rng: Rng, bad: boolean): Uint8Array {
+function textBytes(rng: FuzzRng, bad: boolean): Uint8Array {
   const parts: number[] = [];
   const n = rng.int(4);
   for (let k = 0; k < n; k++) {
@@ -464,7 +444,7 @@ function textBytes(rng: Rng, bad: boolean): Uint8Array {
   return new Uint8Array(parts);
 }
 
-function closeBody(rng: Rng): Uint8Array {
+function closeBody(rng: FuzzRng): Uint8Array {
   const r = rng.int(10);
   if (r === 0) return new Uint8Array(0);
   if (r === 1) return new Uint8Array([0x03]);
@@ -478,7 +458,7 @@ function closeBody(rng: Rng): Uint8Array {
 }
 
 /** A script of frames: message flows with pings between fragments and occasional faults. */
-function script(rng: Rng, faultRate: number): ScriptFrame[] {
+function script(rng: FuzzRng, faultRate: number): ScriptFrame[] {
   const out: ScriptFrame[] = [];
   const frame = (
     opcode: number,

@@ -11,6 +11,7 @@
  * `-- --fuzz-seed=N --fuzz-scale=K` to reproduce or run longer; a failure
  * names the seed and case.
  */
+import { Rng } from "./rng.ts";
 import assert from "node:assert/strict";
 import { concat } from "../src/bytes.ts";
 import { Http2Error } from "../src/h2/errors.ts";
@@ -51,26 +52,10 @@ function arg(name: string, fallback: number): number {
 const SEED = arg("fuzz-seed", 0x4832);
 const SCALE = arg("fuzz-scale", 1);
 
-/** mulberry32. */
-class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
+/** The shared PRNG with this file's byte generators. */
+class FuzzRng extends Rng {
   bytes(n: number): Uint8Array {
     return Uint8Array.from({ length: n }, () => this.int(256));
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
   }
 }
 
@@ -83,7 +68,7 @@ const CONNECT: HeaderField[] = [
 ];
 
 /** A plausible server frame for streams 1..7, sometimes slightly wrong. */
-function serverFrame(r: Rng, enc: HpackEncoder): Uint8Array {
+function serverFrame(r: FuzzRng, enc: HpackEncoder): Uint8Array {
   const stream = r.pick([1, 3, 5, 7, 2, 9, 0]);
   switch (r.int(12)) {
     case 0:
@@ -168,7 +153,7 @@ function serverFrame(r: Rng, enc: HpackEncoder): Uint8Array {
   }
 }
 
-function mutate(r: Rng, b: Uint8Array): Uint8Array {
+function mutate(r: FuzzRng, b: Uint8Array): Uint8Array {
   const out = [...b];
   for (let i = r.int(4); i > 0 && out.length > 0; i--) {
     const at = r.int(out.length);
@@ -193,7 +178,7 @@ function mutate(r: Rng, b: Uint8Array): Uint8Array {
 function drive(
   session: Http2ClientSession,
   input: Uint8Array,
-  r: Rng,
+  r: FuzzRng,
   what: string,
 ) {
   const events: Http2Event[] = [];
@@ -221,7 +206,7 @@ function drive(
 
 function openStreams(
   session: Http2ClientSession,
-  r: Rng,
+  r: FuzzRng,
   enc: HpackEncoder,
 ): Uint8Array[] {
   const script = [encodeSettings([[SettingId.ENABLE_CONNECT_PROTOCOL, 1]])];
@@ -246,7 +231,7 @@ function openStreams(
 Deno.test("h2 fuzz: random and mutated server streams never crash the session and stay bounded", () => {
   const cases = 3000 * SCALE;
   for (let c = 0; c < cases; c++) {
-    const r = new Rng(SEED + c);
+    const r = new FuzzRng(SEED + c);
     const what = `seed ${SEED} case ${c}`;
     const session = new Http2ClientSession({
       streamWindow: 1 + r.int(70000),
@@ -291,7 +276,7 @@ function scenario(
 ): { session: Http2ClientSession; bytes: Uint8Array } {
   const session = new Http2ClientSession({ streamWindow: 2000 });
   const enc = new HpackEncoder();
-  const r = new Rng(c);
+  const r = new FuzzRng(c);
   openStreams(session, r, enc);
   const frames: Uint8Array[] = [];
   for (const id of [1, 3, 5, 7]) {
@@ -327,7 +312,7 @@ function scenario(
 
 Deno.test("h2 fuzz: any chunking of a valid server script gives the same events and output", () => {
   for (let c = 0; c < 300 * SCALE; c++) {
-    const r = new Rng(SEED * 7 + c);
+    const r = new FuzzRng(SEED * 7 + c);
     const a = scenario(c);
     const want = a.session.receive(a.bytes);
     const wantOut = a.session.takeOutput();
@@ -359,7 +344,7 @@ Deno.test("h2 fuzz: frame parsers, HPACK and Huffman raise only Http2Error on ra
     parseGoaway,
     parseWindowUpdate,
   ];
-  const r = new Rng(SEED ^ 0xbeef);
+  const r = new FuzzRng(SEED ^ 0xbeef);
   const onlyH2 = (f: () => unknown, what: string) => {
     try {
       f();
@@ -392,7 +377,7 @@ Deno.test("h2 fuzz: frame parsers, HPACK and Huffman raise only Http2Error on ra
 });
 
 Deno.test("h2 fuzz: HPACK and Huffman round-trip random header lists across table size changes", () => {
-  const r = new Rng(SEED + 99);
+  const r = new FuzzRng(SEED + 99);
   const names = [
     "x-a",
     "x-b",
