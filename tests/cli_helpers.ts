@@ -28,8 +28,16 @@ export function spawnCli(
   args: string[],
   perms: string[] = [],
 ): Deno.ChildProcess {
+  return spawnCliExactly(args, [CHILD_NET, ...perms]);
+}
+
+/** Spawns the CLI with exactly `perms` (to test what a missing one does). */
+export function spawnCliExactly(
+  args: string[],
+  perms: string[],
+): Deno.ChildProcess {
   return new Deno.Command(DENO, {
-    args: ["run", "--no-prompt", CHILD_NET, ...perms, CLI, ...args],
+    args: ["run", "--no-prompt", ...perms, CLI, ...args],
     cwd: ROOT,
     stdin: "piped",
     stdout: "piped",

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DENO } from "./helpers.ts";
+import { type CliRun, feed, finish, spawnCliExactly } from "./cli_helpers.ts";
 import { startDenoEchoServer } from "./servers/echo.ts";
 import { startConnectProxy } from "./servers/proxy.ts";
 import {
@@ -18,8 +18,6 @@ import {
   startTlsFront,
 } from "./servers/peers.ts";
 
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-const ROOT = new URL("..", import.meta.url).pathname;
 const FIXTURES = "tests/fixtures/";
 const READ_FIXTURES = `--allow-read=${FIXTURES}`;
 
@@ -29,38 +27,15 @@ for (const why of [PYTHON_MISSING, SOCAT]) {
   if (why) console.log(`skipping the CLI tests that need it: ${why}`);
 }
 
-/** Runs the CLI with `perms`, `input` on stdin; killed after 20 s. */
+/** Runs the CLI with exactly `perms`, `input` on stdin (killed after 20 s). */
 async function runCli(
   args: string[],
   perms: string[],
   input = "",
-): Promise<{ code: number; out: string; err: string }> {
-  const child = new Deno.Command(DENO, {
-    args: ["run", "--no-prompt", ...perms, CLI, ...args],
-    cwd: ROOT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const guard = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 20_000);
-  try {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(input));
-    await writer.close();
-    const out = await child.output();
-    const dec = new TextDecoder();
-    return {
-      code: out.code,
-      out: dec.decode(out.stdout),
-      err: dec.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(guard);
-  }
+): Promise<CliRun> {
+  const child = spawnCliExactly(args, perms);
+  const [, result] = await Promise.all([feed(child, input), finish(child)]);
+  return result;
 }
 
 Deno.test("cli reach: --help lists every reach flag", async () => {
