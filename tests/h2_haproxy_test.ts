@@ -11,35 +11,10 @@ import { acceptWebSocket, connect, type ConnectOptions } from "../mod.ts";
 import { closeHttp2Connections, http2Pool } from "../src/io/h2_pool.ts";
 import { assertSameBytes, within } from "./helpers.ts";
 import { testCerts } from "./servers/certs.ts";
+import { haproxyMissing, startHaproxy } from "./peers/haproxy.ts";
 
-const BUNDLE = new URL("./fixtures/server-bundle.pem", import.meta.url)
-  .pathname;
-
-function haproxyMissing(): string | null {
-  if (
-    Deno.permissions.querySync({ name: "run", command: "haproxy" }).state !==
-      "granted"
-  ) return "no --allow-run=haproxy";
-  try {
-    const ok = new Deno.Command("haproxy", {
-      args: ["-v"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-    return ok ? null : "haproxy -v failed";
-  } catch {
-    return "haproxy is not installed";
-  }
-}
 const missing = haproxyMissing();
 if (missing) console.log(`h2_haproxy_test: skipped, ${missing}`);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Our HTTP/1.1 echo backend; counts the TCP connections HAProxy opened. */
 function startBackend() {
@@ -65,62 +40,6 @@ function startBackend() {
       listener.close();
       await loop;
       await within(5000, "backend sessions", Promise.all(sessions));
-    },
-  };
-}
-
-async function startHaproxy(backendPort: number) {
-  const tls = freePort(), h2c = freePort();
-  const config = [
-    "defaults",
-    "  mode http",
-    "  timeout connect 5s",
-    "  timeout client 30s",
-    "  timeout server 30s",
-    "  timeout tunnel 30s",
-    "frontend fe",
-    `  bind 127.0.0.1:${tls} ssl crt ${BUNDLE} alpn h2,http/1.1`,
-    `  bind 127.0.0.1:${h2c} proto h2`,
-    "  default_backend be",
-    "backend be",
-    `  server s1 127.0.0.1:${backendPort}`,
-    "",
-  ].join("\n");
-  const child = new Deno.Command("haproxy", {
-    args: ["-db", "-f", "/dev/stdin"],
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(config));
-  await w.close();
-  // Ready when both fronts accept connections.
-  for (const port of [tls, h2c]) {
-    for (let i = 0;; i++) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        break;
-      } catch (e) {
-        if (i >= 100) {
-          child.kill();
-          await child.status;
-          throw new Error(`haproxy did not start: ${await stderr}`, {
-            cause: e,
-          });
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  }
-  return {
-    tls,
-    h2c,
-    async stop() {
-      child.kill();
-      await child.status;
-      return await stderr;
     },
   };
 }

@@ -6,12 +6,19 @@
  * deno run --allow-net=127.0.0.1 --allow-run=deno --allow-read=. \
  *   --allow-write=. --allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE \
  *   tests/conformance/run.ts [--client wsnc,deno,ws] [--case 5.6,6.4] \
- *   [--json FILE] [--html FILE] [--markdown FILE] [--verbose] [--server-role]
+ *   [--json FILE] [--html FILE] [--markdown FILE] [--verbose] [--server-role] \
+ *   [--http2 node|haproxy]
  * ```
  *
  * `--server-role` flips the suite: the clients named are then echo
  * *servers* (wsnc's `acceptWebSocket`, `Deno.serve`, ws's
  * `WebSocketServer`) and the scripted side is the client.
+ *
+ * `--http2 FRONT` runs the client suite over WebSocket over HTTP/2 (RFC
+ * 8441): the client opens each case as a stream on one h2c connection to
+ * FRONT (`node`: a test-only Node `http2` front; `haproxy`: HAProxy), which
+ * upgrades to the scripted HTTP/1.1 server. Only the wsnc client has
+ * HTTP/2; `--allow-run` must cover `node` or `haproxy`.
  *
  * Exit status: 0 when no case FAILED or was NON-STRICT for the first
  * client, 1 otherwise (so it can gate CI with `--client wsnc`).
@@ -24,6 +31,7 @@ import { allCases, selectCases, serverRoleCases } from "./cases/mod.ts";
 import { runServerRole } from "./lib/flip.ts";
 import type { CaseResult } from "./lib/server.ts";
 import { runSuite } from "./lib/runner.ts";
+import { h2FrontMissing } from "./lib/h2_front.ts";
 import { timing } from "./lib/judge.ts";
 import { htmlReport, markdownTable, textReport } from "./lib/report.ts";
 
@@ -40,6 +48,7 @@ const { values } = parseArgs({
     reaction: { type: "string" },
     list: { type: "boolean", default: false },
     "server-role": { type: "boolean", default: false },
+    http2: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -47,9 +56,27 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "usage: run.ts [--client wsnc,deno,ws] [--case PREFIX[,PREFIX]] [--json FILE] [--html FILE] [--markdown FILE]\n" +
-      "              [--fail-fast-pause MS (500)] [--reaction MS (1000)] [--server-role] [--list] [--verbose]",
+      "              [--fail-fast-pause MS (500)] [--reaction MS (1000)] [--server-role] [--list] [--verbose]\n" +
+      "              [--http2 node|haproxy]",
   );
   Deno.exit(0);
+}
+
+const http2 = values.http2;
+if (http2 !== undefined) {
+  if (http2 !== "node" && http2 !== "haproxy") {
+    console.error(`--http2 takes node or haproxy, not ${http2}`);
+    Deno.exit(2);
+  }
+  if (values["server-role"]) {
+    console.error("--http2 runs the client suite; it has no --server-role");
+    Deno.exit(2);
+  }
+  const missing = h2FrontMissing(http2);
+  if (missing) {
+    console.error(`--http2 ${http2}: ${missing}`);
+    Deno.exit(2);
+  }
 }
 
 // A report that cannot be written would lose a run of minutes at its end:
@@ -115,8 +142,13 @@ if (serverRole) {
 } else {
   results = await runSuite(clients, cases, {
     verbose: values.verbose,
+    http2,
     onClientStart: (name) =>
-      console.error(`running ${cases.length} case(s) against ${name} …`),
+      console.error(
+        `running ${cases.length} case(s) against ${name}${
+          http2 ? ` over HTTP/2 through the ${http2} front` : ""
+        } …`,
+      ),
     onResult,
   });
 }

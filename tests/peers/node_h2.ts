@@ -38,9 +38,18 @@ export interface NodePeer {
   stop(): Promise<string>;
 }
 
-export async function startNode(...args: string[]): Promise<NodePeer> {
+/** Starts the echo peer (`h2_ws_echo.mjs`) with `args`. */
+export function startNode(...args: string[]): Promise<NodePeer> {
+  return startNodeScript(PEER, ...args);
+}
+
+/** Starts a Node peer script that prints its port on its first line. */
+export async function startNodeScript(
+  script: string,
+  ...args: string[]
+): Promise<NodePeer> {
   const child = new Deno.Command("node", {
-    args: [PEER, ...args],
+    args: [script, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,6 +1,6 @@
 /**
  * Command line shared by the echo-client drivers:
- * `<baseUrl> <agent> <from> <to> [--verbose]`. The driver runs cases
+ * `<baseUrl> <agent> <from> <to> [--verbose] [--http2]`. The driver runs cases
  * from..to (1-based) one after the other, Autobahn style.
  *
  * @module
@@ -13,6 +13,8 @@ export interface DriverArgs {
   from: number;
   to: number;
   verbose: boolean;
+  /** `--http2`: connect over HTTP/2 (h2c with prior knowledge, RFC 8441). */
+  http2: boolean;
 }
 
 /** Parses `Deno.args`. */
@@ -20,7 +22,7 @@ export function parseDriverArgs(args: string[]): DriverArgs {
   const [base, agent, from, to] = args;
   if (!base || !agent || !from || !to) {
     throw new Error(
-      "usage: <ws://127.0.0.1:PORT> <agent> <fromCase> <toCase> [--verbose]",
+      "usage: <ws://127.0.0.1:PORT> <agent> <fromCase> <toCase> [--verbose] [--http2]",
     );
   }
   return {
@@ -29,6 +31,7 @@ export function parseDriverArgs(args: string[]): DriverArgs {
     from: Number(from),
     to: Number(to),
     verbose: args.includes("--verbose"),
+    http2: args.includes("--http2"),
   };
 }
 

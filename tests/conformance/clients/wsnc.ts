@@ -3,6 +3,8 @@
  * `for await (const msg of conn) await conn.send(msg)`. A WebSocketError
  * ends the case; any other exception is a library bug: it is printed and
  * the driver exits with status 3, which the runner reports as a crash.
+ * With `--http2` every case is one RFC 8441 stream (h2c, prior knowledge),
+ * all of them on the pooled HTTP/2 connection to the runner's front.
  *
  * @module
  */
@@ -16,7 +18,10 @@ const CLOSED_WAIT_MS = 10_000;
 async function runCase(url: string): Promise<void> {
   let conn;
   try {
-    conn = await connect(url, { compression: true });
+    conn = await connect(url, {
+      compression: true,
+      ...(args.http2 ? { http2: "prior-knowledge" as const } : {}),
+    });
     for await (const msg of conn) await conn.send(msg);
   } catch (e) {
     if (!(e instanceof WebSocketError)) throw e;

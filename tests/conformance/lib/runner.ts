@@ -6,6 +6,7 @@
  */
 
 import type { CaseDef } from "./judge.ts";
+import { type H2Front, type H2FrontKind, startH2Front } from "./h2_front.ts";
 import { type CaseResult, FuzzingServer } from "./server.ts";
 
 /** How to start one client's driver. */
@@ -15,6 +16,8 @@ export interface ClientDriver {
   script: string;
   /** Extra `deno run` flags (permissions). */
   flags: string[];
+  /** The driver can connect over HTTP/2 (its `--http2` flag). */
+  http2?: boolean;
 }
 
 const HERE = new URL("../clients/", import.meta.url);
@@ -25,6 +28,7 @@ export const DRIVERS: Record<string, ClientDriver> = {
     name: "wsnc",
     script: new URL("wsnc.ts", HERE).pathname,
     flags: ["--allow-net=127.0.0.1"],
+    http2: true,
   },
   deno: {
     name: "deno",
@@ -53,6 +57,8 @@ export interface RunOptions {
   onResult?: (result: CaseResult, done: number, total: number) => void;
   /** Pass --verbose to the driver and show its stderr. */
   verbose?: boolean;
+  /** Clients connect through this HTTP/2 front instead of straight to the server. */
+  front?: H2Front;
 }
 
 /** Kill a driver that started no case for this long after the previous one ended. */
@@ -87,11 +93,12 @@ export async function runClient(
         "--quiet",
         ...driver.flags,
         driver.script,
-        server.url,
+        opts.front?.url ?? server.url,
         agent,
         String(from),
         String(total),
         ...(opts.verbose ? ["--verbose"] : []),
+        ...(opts.front ? ["--http2"] : []),
       ],
       stdin: "null",
       stdout: "piped",
@@ -174,27 +181,47 @@ async function collectTail(
   return text;
 }
 
+/** Options of {@linkcode runSuite}. */
+export interface SuiteOptions extends Omit<RunOptions, "front"> {
+  onClientStart?: (name: string) => void;
+  /** Run every client over HTTP/2 through a front of this kind. */
+  http2?: H2FrontKind;
+}
+
 /** Runs `cases` against each named client on a fresh server. */
 export async function runSuite(
   clients: string[],
   cases: CaseDef[],
-  opts: RunOptions & { onClientStart?: (name: string) => void } = {},
+  opts: SuiteOptions = {},
 ): Promise<Record<string, CaseResult[]>> {
+  const drivers = clients.map((name) => {
+    const driver = DRIVERS[name];
+    if (!driver) {
+      throw new Error(
+        `unknown client ${name}; known: ${Object.keys(DRIVERS).join(", ")}`,
+      );
+    }
+    if (opts.http2 && !driver.http2) {
+      throw new Error(`client ${name} has no HTTP/2 (RFC 8441) support`);
+    }
+    return driver;
+  });
   const server = new FuzzingServer();
   server.start();
+  let front: H2Front | undefined;
   const out: Record<string, CaseResult[]> = {};
   try {
-    for (const name of clients) {
-      const driver = DRIVERS[name];
-      if (!driver) {
-        throw new Error(
-          `unknown client ${name}; known: ${Object.keys(DRIVERS).join(", ")}`,
-        );
-      }
-      opts.onClientStart?.(name);
-      out[name] = await runClient(server, driver, cases, opts);
+    if (opts.http2) front = await startH2Front(opts.http2, server.port);
+    for (const driver of drivers) {
+      opts.onClientStart?.(driver.name);
+      out[driver.name] = await runClient(server, driver, cases, {
+        ...opts,
+        front,
+      });
     }
   } finally {
+    const log = await front?.stop();
+    if (log && opts.verbose) console.error(`${front!.kind} front:\n${log}`);
     await server.close();
   }
   return out;
