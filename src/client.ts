@@ -24,7 +24,7 @@ import {
   resolveCompressionOptions,
 } from "./deflate.ts";
 import { connectOverHttp2, type Http2ConnectOptions } from "./io/h2_connect.ts";
-import { openTransport } from "./io/transport.ts";
+import { openTransport, type TransportOptions } from "./io/transport.ts";
 import { mapNetError } from "./io/net_error.ts";
 import { parseProxy, proxyFromEnv } from "./io/proxy.ts";
 import { parseRoutes, type RouteTable } from "./io/resolve.ts";
@@ -351,13 +351,7 @@ async function attempt(
   const proxy = options.proxy === false || options.unixSocket
     ? undefined
     : options.proxy ?? proxyFromEnv(url);
-  const viaHttp2 = await connectOverHttp2(
-    { url: requestUrl, headers, compression, proxy },
-    options,
-    signal,
-  );
-  if (viaHttp2) return viaHttp2;
-  const conn = await openTransport(url, {
+  const transport: TransportOptions = {
     caCerts: options.caCerts,
     cert: options.cert,
     key: options.key,
@@ -365,21 +359,31 @@ async function attempt(
     proxy: proxy ? parseProxy(proxy, options.proxyAuth) : undefined,
     proxyCaCerts: options.proxyCaCerts,
     routes,
+  };
+  const viaHttp2 = await connectOverHttp2(
+    { url: requestUrl, headers, compression, transport },
+    options,
     signal,
-  });
+  );
+  if (viaHttp2) return viaHttp2;
+  const { conn } = await openTransport(url, { ...transport, signal });
   try {
     return await withAbort(
       (async () => {
         options.onRequest?.(request, requestUrl);
-        await writeAll(conn, new TextEncoder().encode(request));
-        const raw = await readHttpHead(conn, "server").catch((e) => {
+        // A server that rejects our certificate after the handshake resets
+        // the connection: our request's write or the read of the answer
+        // sees it, whichever comes first.
+        const early = (e: unknown): never => {
           if (url.protocol !== "wss:") throw e;
           throw explainEarlyEnd(
             mapNetError(e, `TLS with ${url.host}`),
             options.cert !== undefined,
             `TLS with ${url.host}`,
           );
-        });
+        };
+        await writeAll(conn, new TextEncoder().encode(request)).catch(early);
+        const raw = await readHttpHead(conn, "server").catch(early);
         const head = parseResponseHead(raw.head, raw.head.length);
         const rest = raw.rest;
         if (head.status !== 101) {

@@ -10,17 +10,25 @@ import {
   connect,
   type ConnectOptions,
   perform,
-  WebSocketError,
   WS,
 } from "../mod.ts";
 import { H2Code, Http2Error } from "../src/h2/errors.ts";
 import { closeHttp2Connections, http2Pool } from "../src/io/h2_pool.ts";
-import { assertSameBytes, DENO, expectReject, within } from "./helpers.ts";
+import {
+  assertSameBytes,
+  DENO,
+  expectReject,
+  runChild,
+  within,
+} from "./helpers.ts";
 import { nodeMissing, withPeer } from "./peers/node_h2.ts";
 import { testCerts } from "./servers/certs.ts";
 import { startDenoEchoServer, startWsEchoServer } from "./servers/echo.ts";
+import { startConnectProxy } from "./servers/proxy.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+const MOD = new URL("../mod.ts", import.meta.url).href;
+const POOL = new URL("../src/io/h2_pool.ts", import.meta.url).href;
 const TLS = ["tls", FIXTURES + "server.pem", FIXTURES + "server-key.pem"];
 
 const missing = nodeMissing();
@@ -346,23 +354,167 @@ Deno.test('h2 connect: "auto" falls back to HTTP/1.1 when ALPN picks http/1.1 or
   }
 });
 
-Deno.test("h2 connect: bad http2 values and http2 with a proxy, Unix socket, resolve or connectTo are INVALID_ARGUMENT", async () => {
-  for (
-    const options of [
-      { http2: "yes" as unknown as true },
-      { http2: true as const, proxy: "http://127.0.0.1:9" },
-      { http2: "prior-knowledge" as const, unixSocket: "/nonexistent" },
-      { http2: true as const, connectTo: ["127.0.0.1:9:127.0.0.1:10"] },
-      { http2: true as const, resolve: ["example.test:9:127.0.0.1"] },
-    ]
-  ) {
-    const err = await expectReject(
-      connect("ws://127.0.0.1:9/", options),
-      "INVALID_ARGUMENT",
-    );
-    assert.ok(err instanceof WebSocketError);
-  }
+Deno.test('h2 connect: an http2 value that is not false, true, "auto" or "prior-knowledge" is INVALID_ARGUMENT', async () => {
+  const err = await expectReject(
+    connect("ws://127.0.0.1:9/", { http2: "yes" as unknown as true }),
+    "INVALID_ARGUMENT",
+  );
+  assert.match(err.message, /http2 must be/);
 });
+
+/** Opens one WebSocket over HTTP/2, echoes once, closes; returns the 200's headers. */
+async function echoOverH2(url: string, options: ConnectOptions) {
+  const conn = await within(10000, `connect ${url}`, connect(url, options));
+  try {
+    assert.equal(conn.response.status, 200, "an RFC 8441 answer");
+    await conn.send("reached");
+    assert.equal(await within(5000, "echo", conn.receive()), "reached");
+  } finally {
+    await within(5000, "close", conn.close());
+  }
+  return conn.response.headers;
+}
+
+h2Test(
+  "through an HTTP CONNECT proxy: TLS with ALPN h2 inside the tunnel, the proxy sees one CONNECT for two WebSockets",
+  () =>
+    withPeer(TLS, async ({ port }) => {
+      const proxy = startConnectProxy();
+      try {
+        const options: ConnectOptions = {
+          http2: true,
+          proxy: proxy.url,
+          caCerts: [testCerts().ca],
+        };
+        const url = `wss://localhost:${port}/via-proxy`;
+        const first = await echoOverH2(url, options);
+        const second = await echoOverH2(url, { ...options, http2: "auto" });
+        assert.equal(first.get("x-session"), second.get("x-session"));
+        assert.deepEqual(
+          proxy.requests.map((r) => `${r.method} ${r.target} ${r.status}`),
+          [`CONNECT localhost:${port} 200`],
+        );
+        // Without the proxy the origin is another pool entry: a new connection.
+        const direct = await echoOverH2(url, {
+          http2: true,
+          caCerts: [testCerts().ca],
+        });
+        assert.notEqual(direct.get("x-session"), first.get("x-session"));
+      } finally {
+        await closeHttp2Connections();
+        await proxy.close();
+      }
+    }),
+);
+
+h2Test(
+  "resolve and connectTo reach the server while SNI and the certificate check keep the URL's name",
+  () =>
+    withPeer(TLS, async ({ port }) => {
+      const caCerts = [testCerts().ca];
+      await echoOverH2(`wss://wsnc.test:${port}/resolved`, {
+        http2: true,
+        caCerts,
+        resolve: [`wsnc.test:${port}:127.0.0.1`],
+      });
+      await echoOverH2(`wss://wsnc.test:4443/moved`, {
+        http2: true,
+        caCerts,
+        connectTo: [`wsnc.test:4443:127.0.0.1:${port}`],
+      });
+      // The certificate has no name "other.test": the check used the URL's name.
+      await expectReject(
+        connect(`wss://other.test:${port}/`, {
+          http2: true,
+          caCerts,
+          resolve: [`other.test:${port}:127.0.0.1`],
+        }),
+        "TLS_ERROR",
+      );
+    }),
+);
+
+h2Test(
+  "a client certificate (mutual TLS) over HTTP/2: accepted when signed by the server's CA, TLS_ERROR without one",
+  () => {
+    const { ca, clientCert, clientKey } = testCerts();
+    return withPeer(
+      [...TLS, `client-ca=${FIXTURES}client-ca.pem`],
+      async ({ port }) => {
+        const url = `wss://localhost:${port}/mtls`;
+        const headers = await echoOverH2(url, {
+          http2: true,
+          caCerts: [ca],
+          cert: clientCert,
+          key: clientKey,
+        });
+        assert.equal(headers.get("x-client-cert"), "wsnc test client");
+        await expectReject(
+          connect(url, { http2: true, caCerts: [ca] }),
+          "TLS_ERROR",
+        );
+      },
+    );
+  },
+);
+
+h2Test(
+  "over a Unix socket with prior knowledge (h2c): two WebSockets share one HTTP/2 connection",
+  () =>
+    withPeer([], async ({ port }) => {
+      // Deno 2.9 wants --allow-read, --allow-write and --allow-net=unix:PATH
+      // for a Unix socket: a child with exactly those flags runs a relay from
+      // the socket to the node peer, and the client.
+      const path = `/tmp/wsnc-h2-${crypto.randomUUID()}.sock`;
+      const script = `
+import { connect } from ${JSON.stringify(MOD)};
+import { closeHttp2Connections } from ${JSON.stringify(POOL)};
+const path = ${JSON.stringify(path)};
+const listener = Deno.listen({ transport: "unix", path });
+let accepted = 0;
+const pipes = [];
+const relay = (async () => {
+  for await (const conn of listener) {
+    accepted++;
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: ${port} });
+    pipes.push(Promise.allSettled([
+      conn.readable.pipeTo(tcp.writable),
+      tcp.readable.pipeTo(conn.writable),
+    ]));
+  }
+})().catch(() => {});
+const out = { replies: [], sessions: [] };
+try {
+  for (const n of [1, 2]) {
+    const conn = await connect("ws://h2.local/unix" + n, { http2: "prior-knowledge", unixSocket: path });
+    await conn.send("over unix " + n);
+    out.replies.push(await conn.receive());
+    out.sessions.push(conn.response.status + " " + conn.response.headers.get("x-session"));
+    await conn.close();
+  }
+  await closeHttp2Connections();
+} finally {
+  listener.close();
+  await relay;
+  await Promise.all(pipes);
+  try {
+    Deno.removeSync(path);
+  } catch { /* removed on close */ }
+}
+out.accepted = accepted;
+console.log(JSON.stringify(out));
+`;
+      const out = await runChild(script, [
+        `--allow-read=${path}`,
+        `--allow-write=${path}`,
+        `--allow-net=unix:${path},127.0.0.1:${port}`,
+      ]);
+      assert.deepEqual(out.replies, ["over unix 1", "over unix 2"]);
+      assert.equal(out.sessions[0], out.sessions[1], "one HTTP/2 connection");
+      assert.match(out.sessions[0], /^200 \d+$/);
+      assert.equal(out.accepted, 1);
+    }),
+);
 
 h2Test(
   "cli: --http2-prior-knowledge sends stdin lines over an RFC 8441 stream; -v shows the pseudo-headers",

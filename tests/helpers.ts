@@ -71,3 +71,56 @@ export async function expectReject(
   }
   assert.fail(`expected ${code}`);
 }
+
+/** Proxy variables cleared in every child, so the host's settings never leak in. */
+export const NO_PROXY_ENV: Record<string, string> = {
+  HTTP_PROXY: "",
+  HTTPS_PROXY: "",
+  ALL_PROXY: "",
+  NO_PROXY: "",
+  http_proxy: "",
+  https_proxy: "",
+  all_proxy: "",
+  no_proxy: "",
+};
+
+/**
+ * Runs `script` (TypeScript, read from stdin) with `deno run` and exactly
+ * `flags`; returns the last stdout line parsed as JSON. Killed after 30 s.
+ */
+export async function runChild(
+  script: string,
+  flags: string[],
+  env: Record<string, string> = {},
+  // deno-lint-ignore no-explicit-any
+): Promise<any> {
+  const child = new Deno.Command(DENO, {
+    args: ["run", "--no-prompt", "--no-lock", ...flags, "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { ...NO_PROXY_ENV, NO_COLOR: "1", ...env },
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, 30000);
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(script));
+    await writer.close();
+    const out = await child.output();
+    const stdout = new TextDecoder().decode(out.stdout).trim();
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 0, `child failed (${out.code}):\n${stderr}`);
+    const last = stdout.split("\n").at(-1) ?? "";
+    try {
+      return JSON.parse(last);
+    } catch {
+      throw new Error(`child printed no JSON:\n${stdout}\n${stderr}`);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -18,8 +18,9 @@ import { WebSocketError } from "../errors.ts";
 import type { HeaderField } from "../h2/hpack_table.ts";
 import { buildConnectRequest, checkConnectResponse } from "../h2/websocket.ts";
 import { mapNetError } from "./net_error.ts";
-import { withAbort } from "./stream.ts";
-import { isSecure, urlHostname, urlPort } from "./transport.ts";
+import { explainEarlyEnd } from "./tls.ts";
+import { closeQuietly, withAbort } from "./stream.ts";
+import { isSecure, openTransport, type TransportOptions } from "./transport.ts";
 import { http2Pool } from "./h2_pool.ts";
 import type { Http2ByteStream } from "./h2_stream.ts";
 import { Http2Transport } from "./h2_transport.ts";
@@ -33,8 +34,10 @@ export interface Http2ConnectOptions {
    * WebSocket over HTTP/2 (RFC 8441). `false` (default): HTTP/1.1 upgrade.
    * `"auto"`: on `wss://` offer ALPN `h2, http/1.1` and use HTTP/2 when the
    * server picks h2 and enables the extended CONNECT, else an HTTP/1.1
-   * upgrade on a fresh connection (`ws://`, a proxy or a Unix socket:
-   * HTTP/1.1). `true`: require HTTP/2 (`BAD_HANDSHAKE` when the server cannot;
+   * upgrade on a fresh connection (`ws://`: HTTP/1.1). Proxies, Unix
+   * sockets, client certificates, `resolve` and `connectTo` apply to the
+   * HTTP/2 connection as to an HTTP/1.1 one.
+   * `true`: require HTTP/2 (`BAD_HANDSHAKE` when the server cannot;
    * on `ws://` this means prior knowledge). `"prior-knowledge"`: HTTP/2
    * without negotiation, cleartext (h2c) on `ws://`, ALPN `h2` only on
    * `wss://`. WebSockets to one origin share a connection.
@@ -52,19 +55,14 @@ export interface Http2Plan {
   headers: [string, string][];
   /** The compression offer, if any (zlib loaded). */
   compression?: boolean | CompressionOptions;
-  /** The proxy `connect()` would tunnel through, if any. */
-  proxy?: string | URL;
+  /** How to reach the server (proxy, Unix socket, TLS, routes). */
+  transport: TransportOptions;
 }
 
 /** The `connect()` options this module reads. */
 export interface Http2Options extends Http2ConnectOptions, ConnectionOptions {
   protocols?: string[];
   origin?: string;
-  caCerts?: string[];
-  unixSocket?: string;
-  cert?: string;
-  resolve?: string[];
-  connectTo?: string[];
   onRequest?(head: string, url: URL): void;
 }
 
@@ -90,16 +88,6 @@ export async function connectOverHttp2(
   const { url } = plan;
   const secure = isSecure(url);
   if (mode === "auto" && !secure) return null; // no ALPN in cleartext
-  if (
-    options.unixSocket || plan.proxy || options.cert !== undefined ||
-    options.resolve?.length || options.connectTo?.length
-  ) {
-    if (mode === "auto") return null;
-    throw new WebSocketError(
-      "INVALID_ARGUMENT",
-      "http2 cannot be used with a proxy, a Unix socket, a client certificate, resolve or connectTo yet",
-    );
-  }
   const fields = buildConnectRequest({
     url,
     protocols: options.protocols,
@@ -108,15 +96,9 @@ export async function connectOverHttp2(
     headers: plan.headers,
   });
   const onlyH2 = mode === "prior-knowledge";
-  const key = [
-    url.protocol,
-    url.host,
-    onlyH2 ? "h2" : "h2,http/1.1",
-    ...(options.caCerts ?? []),
-  ].join("\0");
+  const key = poolKey(url, onlyH2, plan.transport);
   const dial = () =>
-    dialHttp2(url, {
-      caCerts: options.caCerts,
+    dialHttp2(url, plan.transport, {
       onlyH2,
       idleTimeout: options.http2IdleTimeout,
       signal,
@@ -174,61 +156,59 @@ async function openWebSocket(
   }
 }
 
+/**
+ * What makes two HTTP/2 connections interchangeable: the origin, the ALPN
+ * offer, and every option that changes how the connection is reached or
+ * who we are to the server (a WebSocket with another client certificate or
+ * proxy must not ride on this one).
+ */
+function poolKey(url: URL, onlyH2: boolean, t: TransportOptions): string {
+  return JSON.stringify([
+    url.protocol,
+    url.host,
+    onlyH2,
+    t.caCerts ?? [],
+    t.cert ?? null,
+    t.key ?? null,
+    t.unixSocket ?? null,
+    t.proxy ?? null,
+    t.proxyCaCerts ?? [],
+    t.routes ?? null,
+  ]);
+}
+
 interface DialOptions {
-  caCerts?: string[];
   onlyH2: boolean;
   idleTimeout?: number;
   signal: AbortSignal;
 }
 
-/** TCP (and TLS with ALPN), then the server's SETTINGS. */
+/** The connection (TLS with ALPN on `wss://`), then the server's SETTINGS. */
 async function dialHttp2(
   url: URL,
+  how: TransportOptions,
   o: DialOptions,
 ): Promise<Http2Transport | string> {
-  const hostname = urlHostname(url);
-  const port = urlPort(url);
   const { signal } = o;
-  let conn: Deno.Conn;
-  try {
-    conn = await Deno.connect({ hostname, port, signal });
-    // Many streams share the socket: Nagle would hold one's frames for another's ACK.
-    (conn as Deno.TcpConn).setNoDelay(true);
-  } catch (e) {
-    throw mapNetError(e, `connect to ${url.host}`, signal);
-  }
-  if (isSecure(url)) {
-    let tls: Deno.TlsConn | undefined;
-    try {
-      tls = await Deno.startTls(conn as Deno.TcpConn, {
-        hostname,
-        caCerts: o.caCerts,
-        alpnProtocols: o.onlyH2 ? ["h2"] : ["h2", "http/1.1"],
-      });
-      const handshaking = tls;
-      const info = await withAbort(
-        handshaking.handshake(),
-        signal,
-        () => handshaking.close(),
-      );
-      if (info.alpnProtocol !== "h2") {
-        tls.close();
-        return `the server chose ${
-          info.alpnProtocol ? JSON.stringify(info.alpnProtocol) : "no protocol"
-        } in ALPN, not h2`;
-      }
-      conn = tls;
-    } catch (e) {
-      try {
-        (tls ?? conn).close();
-      } catch { /* closed by the abort */ }
-      const err = mapNetError(e, `TLS with ${url.host}`, signal);
-      throw err.code === "CONNECT_FAILED"
-        ? new WebSocketError("TLS_ERROR", err.message, { cause: e })
-        : err;
-    }
+  const secure = isSecure(url);
+  const { conn, alpnProtocol } = await openTransport(url, {
+    ...how,
+    alpnProtocols: secure ? (o.onlyH2 ? ["h2"] : ["h2", "http/1.1"]) : [],
+    signal,
+  });
+  if (secure && alpnProtocol !== "h2") {
+    closeQuietly(conn);
+    return `the server chose ${
+      alpnProtocol ? JSON.stringify(alpnProtocol) : "no protocol"
+    } in ALPN, not h2`;
   }
   const transport = new Http2Transport(conn, { idleTimeout: o.idleTimeout });
+  // A TLS server that wants (or rejects) our client certificate ends the
+  // connection right after the handshake: say so, as over HTTP/1.1.
+  const early = (err: WebSocketError) =>
+    secure
+      ? explainEarlyEnd(err, how.cert !== undefined, `TLS with ${url.host}`)
+      : err;
   let settings: boolean;
   try {
     settings = await withAbort(transport.ready(), signal, () => {
@@ -236,13 +216,15 @@ async function dialHttp2(
     });
   } catch (e) {
     await transport.close();
-    throw mapNetError(e, `HTTP/2 with ${url.host}`, signal);
+    throw early(mapNetError(e, `HTTP/2 with ${url.host}`, signal));
   }
   if (!settings) {
     await transport.close();
-    throw new WebSocketError(
-      "CONNECTION_LOST",
-      `${url.host} closed the HTTP/2 connection before its SETTINGS`,
+    throw early(
+      new WebSocketError(
+        "CONNECTION_LOST",
+        `${url.host} closed the HTTP/2 connection before its SETTINGS`,
+      ),
     );
   }
   if (!transport.session.peer.enableConnectProtocol) {

@@ -28,6 +28,8 @@ export interface NodeTlsOptions {
   cert?: string;
   /** Private key of `cert` (PEM). */
   key?: string;
+  /** ALPN protocols to offer, most wanted first. */
+  alpnProtocols?: string[];
 }
 
 /** A Node `Duplex` whose bytes are `conn`'s; destroying it closes `conn`. */
@@ -62,7 +64,7 @@ export function nodeTls(
   conn: Deno.Conn,
   options: NodeTlsOptions,
   signal?: AbortSignal,
-): Promise<Deno.Conn> {
+): Promise<NodeTlsConn> {
   const ip = /^[\d.]+$|:/.test(options.hostname);
   // `ca` would replace the default roots; addCACert adds to them, which is
   // what Deno's `caCerts` does (and needs no --allow-sys=ca to list them).
@@ -80,9 +82,10 @@ export function nodeTls(
     servername: ip ? undefined : options.hostname,
     secureContext,
     rejectUnauthorized: true,
+    ALPNProtocols: options.alpnProtocols,
   });
   const tlsConn = new NodeTlsConn(socket, conn);
-  return new Promise<Deno.Conn>((resolve, reject) => {
+  return new Promise<NodeTlsConn>((resolve, reject) => {
     const fail = (err: unknown) => {
       signal?.removeEventListener("abort", onAbort);
       tlsConn.close();
@@ -95,7 +98,7 @@ export function nodeTls(
     socket.once("secureConnect", () => {
       socket.off("error", fail);
       signal?.removeEventListener("abort", onAbort);
-      resolve(tlsConn as unknown as Deno.Conn);
+      resolve(tlsConn);
     });
   });
 }
@@ -105,7 +108,7 @@ export function nodeTls(
  * bytes queue (the socket pauses past {@linkcode HIGH_WATER}), each read
  * takes from the queue, each write resolves when the socket took it.
  */
-class NodeTlsConn {
+export class NodeTlsConn {
   readonly #socket: tls.TLSSocket;
   readonly #inner: Deno.Conn;
   #chunks: Uint8Array[] = [];
@@ -136,6 +139,11 @@ class NodeTlsConn {
       this.#ended = true;
       this.#notify();
     });
+  }
+
+  /** The protocol ALPN chose, or null. */
+  get alpnProtocol(): string | null {
+    return this.#socket.alpnProtocol || null;
   }
 
   get localAddr(): Deno.Addr {

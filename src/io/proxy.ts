@@ -190,12 +190,12 @@ export async function openTunnel(
   );
   let tcp = true;
   if (proxy.kind === "https") {
-    conn = await startClientTls(conn, true, {
+    ({ conn } = await startClientTls(conn, true, {
       hostname: proxy.hostname,
       caCerts: ctx.proxyCaCerts,
       signal,
       what: `TLS with proxy ${proxy.name}`,
-    });
+    }));
     tcp = false;
   }
   // The proxy may accept the connection and never answer: the exchange must

@@ -27,6 +27,16 @@ export interface ClientTlsOptions {
   signal?: AbortSignal;
   /** Names the server in errors, e.g. `TLS with example.com:443`. */
   what: string;
+  /** ALPN protocols to offer, most wanted first (none: no ALPN). */
+  alpnProtocols?: string[];
+}
+
+/** A finished TLS client handshake. */
+export interface ClientTls {
+  /** The encrypted stream. */
+  conn: Deno.Conn;
+  /** The protocol the server chose in ALPN, or null. */
+  alpnProtocol: string | null;
 }
 
 /**
@@ -81,13 +91,25 @@ export async function startClientTls(
   conn: Deno.Conn,
   tcp: boolean,
   options: ClientTlsOptions,
-): Promise<Deno.Conn> {
-  const { hostname, caCerts, cert, key, signal, what } = options;
+): Promise<ClientTls> {
+  const { hostname, caCerts, cert, key, signal, what, alpnProtocols } = options;
   try {
     if (!tcp || cert !== undefined) {
-      return await nodeTls(conn, { hostname, caCerts, cert, key }, signal);
+      const tls = await nodeTls(
+        conn,
+        { hostname, caCerts, cert, key, alpnProtocols },
+        signal,
+      );
+      return {
+        conn: tls as unknown as Deno.Conn,
+        alpnProtocol: tls.alpnProtocol,
+      };
     }
-    return await nativeTls(conn as Deno.TcpConn, hostname, caCerts, signal);
+    return await nativeTls(
+      conn as Deno.TcpConn,
+      { hostname, caCerts, alpnProtocols },
+      signal,
+    );
   } catch (e) {
     closeQuietly(conn);
     const err = mapNetError(e, what, signal);
@@ -98,16 +120,15 @@ export async function startClientTls(
 
 async function nativeTls(
   conn: Deno.TcpConn,
-  hostname: string,
-  caCerts: string[] | undefined,
+  options: Deno.StartTlsOptions,
   signal: AbortSignal | undefined,
-): Promise<Deno.TlsConn> {
+): Promise<ClientTls> {
   // startTls takes over the TCP resource: from then on only the TLS
   // connection can (and must) be closed, or it leaks after a failed handshake.
-  const tls = await Deno.startTls(conn, { hostname, caCerts });
+  const tls = await Deno.startTls(conn, options);
   try {
-    await withAbort(tls.handshake(), signal, () => tls.close());
-    return tls;
+    const info = await withAbort(tls.handshake(), signal, () => tls.close());
+    return { conn: tls, alpnProtocol: info.alpnProtocol };
   } catch (e) {
     closeQuietly(tls);
     throw e;
@@ -128,6 +149,7 @@ export function explainEarlyEnd(
   what: string,
 ): WebSocketError {
   const abrupt = err.code === "CONNECTION_LOST" ||
+    (err.code === "CONNECT_FAILED" && /reset/i.test(err.message)) ||
     (err.code === "TLS_ERROR" &&
       /close_notify|unexpected eof|reset/i.test(err.message) &&
       tlsHint(err.message) === "");

@@ -13,7 +13,7 @@ import { mapNetError } from "./net_error.ts";
 import { openTunnel, type ProxySpec } from "./proxy.ts";
 import { applyConnectTo, type RouteTable } from "./resolve.ts";
 import { withAbort } from "./stream.ts";
-import { startClientTls } from "./tls.ts";
+import { type ClientTls, startClientTls } from "./tls.ts";
 
 /** A connected byte stream: what the connection reads from and writes to. */
 export type Transport = Deno.Conn;
@@ -34,6 +34,8 @@ export interface TransportOptions {
   proxyCaCerts?: string[];
   /** Parsed `resolve` and `connectTo` entries. */
   routes?: RouteTable;
+  /** ALPN protocols to offer on `wss://`, most wanted first (none: no ALPN). */
+  alpnProtocols?: string[];
   /** Aborts the attempt. */
   signal?: AbortSignal;
 }
@@ -61,11 +63,12 @@ const NO_ROUTES: RouteTable = { resolve: [], connectTo: [] };
  * Opens the transport for a WebSocket URL: a Unix socket, a proxy tunnel, or
  * a direct TCP connection, then TLS for `wss://` with the URL's host name
  * checked (never the address a `resolve` or `connectTo` entry chose).
+ * Resolves with the stream and the protocol ALPN chose (null on `ws://`).
  */
 export async function openTransport(
   url: URL,
   options: TransportOptions = {},
-): Promise<Transport> {
+): Promise<ClientTls> {
   const { signal } = options;
   const routes = options.routes ?? NO_ROUTES;
   const hostname = urlHostname(url);
@@ -107,12 +110,21 @@ export async function openTransport(
   } catch (e) {
     throw mapNetError(e, where, signal);
   }
-  if (!isSecure(url)) return conn;
+  // Set on the socket before TLS takes it over: a TLS connection has no
+  // setNoDelay, and Nagle would hold a small frame for the previous one's ACK
+  // (and, over HTTP/2, one stream's frames for another's).
+  if (tcp) {
+    try {
+      (conn as Deno.TcpConn).setNoDelay(true);
+    } catch { /* already reset: the first read or write says so */ }
+  }
+  if (!isSecure(url)) return { conn, alpnProtocol: null };
   return await startClientTls(conn, tcp, {
     hostname,
     caCerts: options.caCerts,
     cert: options.cert,
     key: options.key,
+    alpnProtocols: options.alpnProtocols,
     signal,
     what: `TLS with ${url.host}`,
   });

@@ -10,7 +10,9 @@
 // frame, END_STREAM and RST_STREAM NO_ERROR; anything else answers 200 and echoes. Every 200 carries
 // `x-session: N`, the ordinal of the HTTP/2 connection it came on, so tests
 // can see streams share one. `max-streams=N` sets
-// SETTINGS_MAX_CONCURRENT_STREAMS (Node's default: 100).
+// SETTINGS_MAX_CONCURRENT_STREAMS (Node's default: 100). `client-ca=FILE`
+// (with tls) requires a client certificate signed by that CA and names its
+// CN in `x-client-cert`.
 import { Buffer } from "node:buffer";
 import fs from "node:fs";
 import http2 from "node:http2";
@@ -18,6 +20,7 @@ import process from "node:process";
 
 const args = process.argv.slice(2);
 const limit = args.find((a) => a.startsWith("max-streams="));
+const clientCa = args.find((a) => a.startsWith("client-ca="));
 const [mode, certFile, keyFile] = args.filter((a) => !a.includes("="));
 const settings = { enableConnectProtocol: true };
 const options = { settings };
@@ -30,6 +33,13 @@ const server = mode === "tls"
     ...options,
     cert: fs.readFileSync(certFile),
     key: fs.readFileSync(keyFile),
+    ...(clientCa
+      ? {
+        ca: fs.readFileSync(clientCa.split("=")[1]),
+        requestCert: true,
+        rejectUnauthorized: true,
+      }
+      : {}),
   })
   : http2.createServer(options);
 
@@ -117,6 +127,8 @@ server.on("stream", (stream, headers) => {
     response["sec-websocket-protocol"] = offered.split(",")[0].trim();
   }
   response["x-version-seen"] = headers["sec-websocket-version"] ?? "";
+  const peerCert = stream.session.socket.getPeerCertificate?.();
+  if (peerCert?.subject) response["x-client-cert"] = peerCert.subject.CN;
   stream.respond(response);
   if (path === "/stop") {
     // A full response (close 1000, END_STREAM), then RST_STREAM NO_ERROR:
