@@ -53,6 +53,7 @@ export {
 export { CloseCode, isValidCloseCode } from "./src/close.ts";
 export { connect, type ConnectOptions } from "./src/client.ts";
 export type { Http2ConnectOptions, Http2Mode } from "./src/io/h2_connect.ts";
+export type { Http2Settings } from "./src/h2/settings.ts";
 export { closeHttp2Connections } from "./src/io/h2_pool.ts";
 export {
   type CloseInfo,
@@ -60,6 +61,7 @@ export {
   type ConnectionOptions,
   type ConnectionState,
   type FrameCallback,
+  type HandshakeResponse,
   type Message,
   type RecvResult,
   WebSocketConnection,

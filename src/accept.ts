@@ -236,7 +236,7 @@ export async function acceptWebSocket(
       role: "server",
       protocol,
       extensions: agreed?.header ?? "",
-      response: { status: 101, headers: head.headers },
+      response: { status: 101, headers: head.headers, httpVersion: "1.1" },
       leftover: rest,
       options,
       deflate: agreedDeflate(

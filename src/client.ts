@@ -415,7 +415,11 @@ async function attempt(
           role: "client",
           protocol: agreed.protocol,
           extensions: agreed.extensions,
-          response: { status: head.status, headers: head.headers },
+          response: {
+            status: head.status,
+            headers: head.headers,
+            httpVersion: "1.1",
+          },
           leftover: rest,
           options,
           deflate: agreedDeflate(

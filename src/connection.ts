@@ -44,8 +44,12 @@ import {
 } from "./conn/messages.ts";
 
 export type { CloseInfo, ConnectionState, Message };
-export type { ConnectionInit, ConnectionOptions } from "./conn/options.ts";
-import type { ConnectionInit } from "./conn/options.ts";
+export type {
+  ConnectionInit,
+  ConnectionOptions,
+  HandshakeResponse,
+} from "./conn/options.ts";
+import type { ConnectionInit, HandshakeResponse } from "./conn/options.ts";
 
 /** The result of {@linkcode WebSocketConnection.recv}. */
 export interface RecvResult {
@@ -103,8 +107,12 @@ export class WebSocketConnection {
   readonly protocol: string;
   /** The extensions the server accepted (`Sec-WebSocket-Extensions`), or "". */
   readonly extensions: string;
-  /** Status and headers of the upgrade response (server role: of the request). */
-  readonly response: { status: number; headers: Headers };
+  /**
+   * Status and headers of the upgrade response (server role: of the
+   * request), and the HTTP version it came over: `"2"` for a WebSocket over
+   * HTTP/2 (RFC 8441, status 200), else `"1.1"` (status 101).
+   */
+  readonly response: HandshakeResponse;
   /** Settles when the socket is closed, however that happened. Never rejects. */
   readonly closed: Promise<CloseInfo>;
 

@@ -6,12 +6,7 @@
  * connection. Needs `--allow-run=node`; skips with one line without it.
  */
 import assert from "node:assert/strict";
-import {
-  connect,
-  type ConnectOptions,
-  perform,
-  WS,
-} from "../mod.ts";
+import { connect, type ConnectOptions, perform, WS } from "../mod.ts";
 import { H2Code, Http2Error } from "../src/h2/errors.ts";
 import { closeHttp2Connections, http2Pool } from "../src/io/h2_pool.ts";
 import {
@@ -75,6 +70,7 @@ h2Test(
       });
       assert.equal(conn.protocol, "chat");
       assert.equal(conn.response.status, 200);
+      assert.equal(conn.response.httpVersion, "2");
       assert.equal(conn.response.headers.get("x-version-seen"), "13");
       await conn.send("hello over h2");
       const buf = new Uint8Array(64);
@@ -333,6 +329,7 @@ Deno.test('h2 connect: "auto" falls back to HTTP/1.1 when ALPN picks http/1.1 or
         connect(server.url + "/fallback", { http2: "auto", caCerts }),
       );
       assert.equal(conn.response.status, 101, "an HTTP/1.1 upgrade");
+      assert.equal(conn.response.httpVersion, "1.1");
       await conn.send("via 1.1");
       assert.equal(await within(5000, "echo", conn.receive()), "via 1.1");
       await conn.close();
@@ -387,7 +384,16 @@ h2Test(
           caCerts: [testCerts().ca],
         };
         const url = `wss://localhost:${port}/via-proxy`;
-        const first = await echoOverH2(url, options);
+        const seen: string[] = [];
+        const first = await echoOverH2(url, {
+          ...options,
+          onHttp2Settings: (settings, at) =>
+            seen.push(
+              `${at.pathname} ${settings.maxConcurrentStreams} ${settings.enableConnectProtocol}`,
+            ),
+        });
+        // Node sends no SETTINGS_MAX_CONCURRENT_STREAMS by default: no limit.
+        assert.deepEqual(seen, ["/via-proxy Infinity true"]);
         const second = await echoOverH2(url, { ...options, http2: "auto" });
         assert.equal(first.get("x-session"), second.get("x-session"));
         assert.deepEqual(
@@ -517,9 +523,9 @@ console.log(JSON.stringify(out));
 );
 
 h2Test(
-  "cli: --http2-prior-knowledge sends stdin lines over an RFC 8441 stream; -v shows the pseudo-headers",
+  "cli: --http2-prior-knowledge sends stdin lines over an RFC 8441 stream; -v shows the server's SETTINGS, the pseudo-headers and HTTP/2 200",
   () =>
-    withPeer([], async ({ port }) => {
+    withPeer(["max-streams=7"], async ({ port }) => {
       const child = new Deno.Command(DENO, {
         args: [
           "run",
@@ -544,6 +550,16 @@ h2Test(
         assert.equal(out.code, 0, stderr);
         assert.equal(stdout, "hi over h2\n");
         assert.match(stderr, /:protocol: websocket/);
+        // The peer's max-streams=7, and its extended CONNECT enabled.
+        assert.match(
+          stderr,
+          /\* HTTP\/2 server SETTINGS: .*MAX_CONCURRENT_STREAMS=7 .*ENABLE_CONNECT_PROTOCOL=1/,
+        );
+        assert.match(stderr, /^< HTTP\/2 200$/m);
+        assert.ok(
+          stderr.indexOf("SETTINGS") < stderr.indexOf(":protocol"),
+          "the settings come before the request",
+        );
       } catch (e) {
         try {
           child.kill();

@@ -7,6 +7,7 @@
 import {
   connect,
   type ConnectOptions,
+  type Http2Settings,
   type WebSocketConnection,
   WebSocketError,
 } from "../../mod.ts";
@@ -165,43 +166,52 @@ function traceRequest(out: Output, head: string): void {
   }
 }
 
-function statusLine(status: number, statusText?: string): string {
-  const text = statusText ??
-    (status === 101 ? "Switching Protocols" : "");
-  return `HTTP/1.1 ${status}${text ? " " + text : ""}`;
+/** -v: the server's HTTP/2 settings, once per WebSocket over HTTP/2. */
+function traceSettings(out: Output, s: Http2Settings): void {
+  const n = (v: number) => v === Infinity ? "unlimited" : String(v);
+  out.trace(
+    `* HTTP/2 server SETTINGS: HEADER_TABLE_SIZE=${
+      n(s.headerTableSize)
+    } MAX_CONCURRENT_STREAMS=${n(s.maxConcurrentStreams)} INITIAL_WINDOW_SIZE=${
+      n(s.initialWindowSize)
+    } MAX_FRAME_SIZE=${n(s.maxFrameSize)} MAX_HEADER_LIST_SIZE=${
+      n(s.maxHeaderListSize)
+    } ENABLE_CONNECT_PROTOCOL=${s.enableConnectProtocol ? 1 : 0}`,
+  );
+}
+
+/** A response head to show: HTTP/2 has no reason phrase. */
+interface ShownHead {
+  httpVersion: "1.1" | "2";
+  status: number;
+  statusText?: string;
+  headers: Headers;
+}
+
+function statusLine(h: ShownHead): string {
+  if (h.httpVersion === "2") return `HTTP/2 ${h.status}`;
+  const text = h.statusText ??
+    (h.status === 101 ? "Switching Protocols" : "");
+  return `HTTP/1.1 ${h.status}${text ? " " + text : ""}`;
 }
 
 /** `-I`: the response head on stdout, like `curl -I`. */
 /** The response head as text (rebuilt: the library keeps no raw copy). */
-function responseHead(
-  status: number,
-  statusText: string | undefined,
-  headers: Headers,
-): string {
-  let text = statusLine(status, statusText) + "\r\n";
-  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+function responseHead(h: ShownHead): string {
+  let text = statusLine(h) + "\r\n";
+  for (const [name, value] of h.headers) text += `${name}: ${value}\r\n`;
   return text + "\r\n";
 }
 
-async function printHead(
-  out: Output,
-  status: number,
-  statusText: string | undefined,
-  headers: Headers,
-): Promise<void> {
+async function printHead(out: Output, h: ShownHead): Promise<void> {
   // The head is metadata, not message data: escaped even when piped.
-  const lines = responseHead(status, statusText, headers).split("\r\n");
+  const lines = responseHead(h).split("\r\n");
   await out.write(lines.map((l) => escapeControls(l, true)).join("\r\n"));
 }
 
-function traceResponse(
-  out: Output,
-  status: number,
-  statusText: string | undefined,
-  headers: Headers,
-): void {
-  out.trace(`< ${statusLine(status, statusText)}`);
-  for (const [name, value] of headers) out.trace(`< ${name}: ${value}`);
+function traceResponse(out: Output, h: ShownHead): void {
+  out.trace(`< ${statusLine(h)}`);
+  for (const [name, value] of h.headers) out.trace(`< ${name}: ${value}`);
   out.trace("<");
 }
 
@@ -233,27 +243,38 @@ export async function runClient(
     const trace: Trace | null = traceFor(cfg.trace, "client");
     if (cfg.verbose) traceConnect(cfg, out);
     else if (out.interactive) out.note(`connecting to ${cfg.url} ...`);
+    // Told before each request over HTTP/2 (a redirect may change it).
+    let httpVersion = "1.1" as "1.1" | "2";
+    options.onHttp2Settings = (settings) => {
+      httpVersion = "2";
+      if (cfg.verbose) traceSettings(out, settings);
+    };
     if (cfg.verbose || trace) {
       options.onRequest = (head) => {
         if (cfg.verbose) traceRequest(out, head);
         trace?.head("send", head);
       };
     }
+    const show = async (h: ShownHead) => {
+      trace?.head("recv", responseHead(h));
+      if (cfg.verbose) traceResponse(out, h);
+      if (cfg.head) await printHead(out, h);
+    };
     let conn: WebSocketConnection;
     try {
       conn = await connect(cfg.url, options);
     } catch (e) {
       if (e instanceof WebSocketError && e.headers && e.status !== undefined) {
-        trace?.head("recv", responseHead(e.status, e.statusText, e.headers));
-        if (cfg.verbose) traceResponse(out, e.status, e.statusText, e.headers);
-        if (cfg.head) await printHead(out, e.status, e.statusText, e.headers);
+        await show({
+          httpVersion,
+          status: e.status,
+          statusText: e.statusText,
+          headers: e.headers,
+        });
       }
       throw e;
     }
-    const { status, headers } = conn.response;
-    trace?.head("recv", responseHead(status, undefined, headers));
-    if (cfg.verbose) traceResponse(out, status, undefined, headers);
-    if (cfg.head) await printHead(out, status, undefined, headers);
+    await show(conn.response);
     out.note(
       `connected to ${cfg.url}${
         conn.protocol ? ` (subprotocol ${conn.protocol})` : ""

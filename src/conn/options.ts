@@ -7,6 +7,16 @@
 import type { Role } from "../protocol.ts";
 import type { CompressionOptions, PerMessageDeflate } from "../deflate.ts";
 
+/** The HTTP side of an opened WebSocket. */
+export interface HandshakeResponse {
+  /** 101 over HTTP/1.1, 200 over HTTP/2. */
+  status: number;
+  /** The response headers (server role: the request's). */
+  headers: Headers;
+  /** The HTTP version of the handshake. */
+  httpVersion: "1.1" | "2";
+}
+
 /** Behaviour options shared by the client and server faces. */
 export interface ConnectionOptions {
   /** Answer pings automatically (default true); like libcurl's `CURLWS_NOAUTOPONG` when false. */
@@ -66,7 +76,7 @@ export interface ConnectionInit {
   /** Negotiated extensions header, or "". */
   extensions: string;
   /** Status and headers of the upgrade response (server role: of the request). */
-  response: { status: number; headers: Headers };
+  response: HandshakeResponse;
   /** Bytes that arrived after the handshake: the first frame bytes. */
   leftover: Uint8Array;
   /** Negotiated permessage-deflate state, if any. */

@@ -6,12 +6,12 @@
 
 import type { Http2Error } from "./errors.ts";
 import type { HeaderField } from "./hpack_table.ts";
-import type { PeerSettings } from "./settings.ts";
+import type { Http2Settings } from "./settings.ts";
 
 /** What the session reports; see each member. */
 export type Http2Event =
   /** The server's SETTINGS arrived (the first one makes the session usable). */
-  | { type: "settings"; settings: PeerSettings }
+  | { type: "settings"; settings: Http2Settings }
   /** The server acknowledged our SETTINGS. */
   | { type: "settingsAck" }
   /** A header block on a stream: 1xx, the response, or trailers (endStream). */

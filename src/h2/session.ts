@@ -57,7 +57,7 @@ import {
   clientSettings,
   type Http2Limits,
   type Http2SessionOptions,
-  type PeerSettings,
+  type Http2Settings,
   sessionLimits,
   SettingsExchange,
 } from "./settings.ts";
@@ -71,7 +71,7 @@ import {
 
 export type { Http2Event } from "./events.ts";
 export type { HeaderField } from "./hpack_table.ts";
-export type { Http2SessionOptions, PeerSettings } from "./settings.ts";
+export type { Http2SessionOptions, Http2Settings } from "./settings.ts";
 export type { StreamState } from "./stream.ts";
 
 /**
@@ -98,7 +98,7 @@ export class Http2ClientSession {
   /** Our limits and advertised settings. */
   readonly limits: Http2Limits;
   /** The server's settings as last received. */
-  readonly peer: PeerSettings;
+  readonly peer: Http2Settings;
   #reader: FrameReader;
   #decoder: HpackDecoder;
   #encoder = new HpackEncoder();

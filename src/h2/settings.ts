@@ -100,7 +100,7 @@ export function clientSettings(limits: Http2Limits): Array<[number, number]> {
 }
 
 /** The server's settings as last received (defaults until its SETTINGS arrive). */
-export interface PeerSettings {
+export interface Http2Settings {
   /** SETTINGS_HEADER_TABLE_SIZE: the table our encoder may use. */
   headerTableSize: number;
   /** SETTINGS_MAX_CONCURRENT_STREAMS: how many streams we may have open. */
@@ -116,7 +116,7 @@ export interface PeerSettings {
 }
 
 /** The settings in force before the server's first SETTINGS frame. */
-export function defaultPeerSettings(): PeerSettings {
+export function defaultPeerSettings(): Http2Settings {
   return {
     headerTableSize: 4096,
     maxConcurrentStreams: Infinity,
@@ -133,7 +133,7 @@ export function defaultPeerSettings(): PeerSettings {
  * extended CONNECT.
  */
 export function applyPeerSettings(
-  peer: PeerSettings,
+  peer: Http2Settings,
   entries: Array<[number, number]>,
 ): void {
   for (const [id, value] of entries) {
@@ -189,7 +189,7 @@ export type SettingsResult =
  */
 export class SettingsExchange {
   /** The server's settings as last received. */
-  readonly peer: PeerSettings = defaultPeerSettings();
+  readonly peer: Http2Settings = defaultPeerSettings();
   /** The server's first SETTINGS arrived. */
   received = false;
   /** Our SETTINGS frames not yet acknowledged (the preface sends one). */

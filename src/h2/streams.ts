@@ -10,7 +10,7 @@ import { WebSocketError } from "../errors.ts";
 import { connectionError, H2Code, streamError } from "./errors.ts";
 import { checkResponseFields, fieldSyntaxError } from "./fields.ts";
 import { entrySize, type HeaderField } from "./hpack_table.ts";
-import type { PeerSettings } from "./settings.ts";
+import type { Http2Settings } from "./settings.ts";
 import { H2Stream, type StreamState } from "./stream.ts";
 
 const MAX_STREAM_ID = 0x7fffffff;
@@ -32,7 +32,7 @@ export class StreamTable {
    */
   checkRequest(
     fields: HeaderField[],
-    peer: PeerSettings,
+    peer: Http2Settings,
     peerReady: boolean,
   ): void {
     let listSize = 0;

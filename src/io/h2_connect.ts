@@ -16,6 +16,7 @@ import {
 } from "../deflate.ts";
 import { WebSocketError } from "../errors.ts";
 import type { HeaderField } from "../h2/hpack_table.ts";
+import type { Http2Settings } from "../h2/settings.ts";
 import { buildConnectRequest, checkConnectResponse } from "../h2/websocket.ts";
 import { mapNetError } from "./net_error.ts";
 import { explainEarlyEnd } from "./tls.ts";
@@ -45,6 +46,12 @@ export interface Http2ConnectOptions {
   http2?: Http2Mode;
   /** ms a pooled HTTP/2 connection without WebSockets stays open (default 2000; 0: close with the last). */
   http2IdleTimeout?: number;
+  /**
+   * Called once per WebSocket opened over HTTP/2, before `onRequest`, with
+   * the settings the server sent on the connection its stream uses (a
+   * snapshot): logging like `curl -v`.
+   */
+  onHttp2Settings?(settings: Readonly<Http2Settings>, url: URL): void;
 }
 
 /** What `connect()` has prepared when it asks for HTTP/2. */
@@ -115,6 +122,7 @@ export async function connectOverHttp2(
       `WebSocket over HTTP/2 to ${url.host} is not possible: ${opened}`,
     );
   }
+  options.onHttp2Settings?.({ ...opened.peerSettings }, url);
   options.onRequest?.(renderFields(fields, opened.id), url);
   return await openWebSocket(opened, plan, options, signal);
 }
@@ -140,7 +148,7 @@ async function openWebSocket(
       role: "client",
       protocol: agreed.protocol,
       extensions: agreed.extensions,
-      response: { status: 200, headers: agreed.headers },
+      response: { status: 200, headers: agreed.headers, httpVersion: "2" },
       leftover: new Uint8Array(0),
       options,
       deflate: agreedDeflate(

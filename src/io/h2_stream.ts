@@ -16,6 +16,7 @@ import type { Http2Error } from "../h2/errors.ts";
 import { H2Code } from "../h2/errors.ts";
 import type { HeaderField } from "../h2/hpack_table.ts";
 import type { Http2ClientSession } from "../h2/session.ts";
+import type { Http2Settings } from "../h2/settings.ts";
 import type { ByteStream } from "./byte_stream.ts";
 
 /** The response header block of an extended CONNECT. */
@@ -40,6 +41,11 @@ export interface StreamCarrier {
 export class Http2ByteStream implements ByteStream {
   /** The HTTP/2 stream identifier. */
   readonly id: number;
+
+  /** The server's settings on this stream's connection. */
+  get peerSettings(): Http2Settings {
+    return this.#carrier.session.peer;
+  }
   /** Resolves with the final response header block; rejects when the stream fails first. */
   readonly response: Promise<StreamResponse>;
   #carrier: StreamCarrier;
