@@ -416,18 +416,29 @@ export function validateResponse(
   if (accept !== expected.accept) {
     throw bad("Sec-WebSocket-Accept does not match the key we sent");
   }
+  return checkAgreement(h, expected, bad);
+}
+
+/**
+ * The subprotocol and extensions a server's answer agreed on, over HTTP/1.1
+ * and HTTP/2 alike: each must be one we offered (RFC 6455 §4.1), else
+ * `bad(why)` is thrown.
+ */
+export function checkAgreement(
+  h: Headers,
+  offered: { protocols?: string[]; offeredExtensions: boolean },
+  bad: (why: string) => WebSocketError,
+): { protocol: string; extensions: string } {
   const protocol = h.get("sec-websocket-protocol") ?? "";
-  if (protocol !== "") {
-    if (!expected.protocols?.includes(protocol)) {
-      throw bad(
-        `server chose subprotocol ${
-          JSON.stringify(protocol)
-        } that was not offered`,
-      );
-    }
+  if (protocol !== "" && !offered.protocols?.includes(protocol)) {
+    throw bad(
+      `server chose subprotocol ${
+        JSON.stringify(protocol)
+      } that was not offered`,
+    );
   }
   const extensions = h.get("sec-websocket-extensions") ?? "";
-  if (extensions !== "" && !expected.offeredExtensions) {
+  if (extensions !== "" && !offered.offeredExtensions) {
     throw bad(
       `server chose extensions ${
         JSON.stringify(extensions)

@@ -7,7 +7,7 @@
  */
 
 import { WebSocketError } from "../errors.ts";
-import type { UpgradeRequest } from "../handshake.ts";
+import { checkAgreement, type UpgradeRequest } from "../handshake.ts";
 import { fieldSyntaxError } from "./fields.ts";
 import type { HeaderField } from "./hpack_table.ts";
 
@@ -173,21 +173,5 @@ export function checkConnectResponse(
   if (endStream) {
     throw bad(`${status} response to extended CONNECT ended the stream`);
   }
-  const protocol = headers.get("sec-websocket-protocol") ?? "";
-  if (protocol !== "" && !expected.protocols?.includes(protocol)) {
-    throw bad(
-      `server chose subprotocol ${
-        JSON.stringify(protocol)
-      } that was not offered`,
-    );
-  }
-  const extensions = headers.get("sec-websocket-extensions") ?? "";
-  if (extensions !== "" && !expected.offeredExtensions) {
-    throw bad(
-      `server chose extensions ${
-        JSON.stringify(extensions)
-      } that were not offered`,
-    );
-  }
-  return { protocol, extensions, headers };
+  return { ...checkAgreement(headers, expected, bad), headers };
 }
