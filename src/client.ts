@@ -17,8 +17,7 @@ import {
 } from "./handshake.ts";
 import { type ConnectionOptions, WebSocketConnection } from "./connection.ts";
 import {
-  acceptAnswer,
-  agreedDeflate,
+  clientDeflate,
   loadCompression,
   offerHeader,
   resolveCompressionOptions,
@@ -407,9 +406,6 @@ async function attempt(
           protocols: options.protocols,
           offeredExtensions: compression !== undefined,
         });
-        const params = compression
-          ? acceptAnswer(agreed.extensions || null, compression)
-          : null;
         return new WebSocketConnection(conn, {
           url: requestUrl,
           role: "client",
@@ -422,9 +418,8 @@ async function attempt(
           },
           leftover: rest,
           options,
-          deflate: agreedDeflate(
-            params,
-            "client",
+          deflate: clientDeflate(
+            agreed.extensions,
             compression,
             options.maxMessageSize,
           ),

@@ -16,6 +16,7 @@ export {
 } from "./deflate/params.ts";
 export {
   agreedDeflate,
+  clientDeflate,
   compressionSupported,
   loadCompression,
   PerMessageDeflate,

@@ -9,6 +9,7 @@
 
 import { WebSocketError } from "../errors.ts";
 import {
+  acceptAnswer,
   type CompressionOptions,
   DEFAULT_THRESHOLD,
   type DeflateParams,
@@ -303,6 +304,21 @@ export function compressionSupported(): boolean {
  * null when none were), with the caller's `compression` and
  * `maxMessageSize` options.
  */
+/**
+ * A client's deflate state from the server's `Sec-WebSocket-Extensions`
+ * answer (`""`: none), for what we offered (`compression`, undefined when
+ * nothing was offered). Throws `BAD_HANDSHAKE` for an answer that does not
+ * fit the offer.
+ */
+export function clientDeflate(
+  answer: string,
+  compression: boolean | CompressionOptions | undefined,
+  maxMessageSize: number | undefined,
+): PerMessageDeflate | null {
+  const params = compression ? acceptAnswer(answer || null, compression) : null;
+  return agreedDeflate(params, "client", compression, maxMessageSize);
+}
+
 export function agreedDeflate(
   params: DeflateParams | null | undefined,
   role: "client" | "server",

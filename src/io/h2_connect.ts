@@ -9,8 +9,7 @@
 
 import { type ConnectionOptions, WebSocketConnection } from "../connection.ts";
 import {
-  acceptAnswer,
-  agreedDeflate,
+  clientDeflate,
   type CompressionOptions,
   offerHeader,
 } from "../deflate.ts";
@@ -139,10 +138,6 @@ async function openWebSocket(
       protocols: options.protocols,
       offeredExtensions: plan.compression !== undefined,
     });
-    const compression = plan.compression;
-    const params = compression
-      ? acceptAnswer(agreed.extensions || null, compression)
-      : null;
     return new WebSocketConnection(stream, {
       url: plan.url,
       role: "client",
@@ -151,10 +146,9 @@ async function openWebSocket(
       response: { status: 200, headers: agreed.headers, httpVersion: "2" },
       leftover: new Uint8Array(0),
       options,
-      deflate: agreedDeflate(
-        params,
-        "client",
-        compression,
+      deflate: clientDeflate(
+        agreed.extensions,
+        plan.compression,
         options.maxMessageSize,
       ),
     });
