@@ -333,20 +333,10 @@ async function attempt(
   const requestUrl = new URL(url);
   requestUrl.username = "";
   requestUrl.password = "";
-  const key = generateKey();
   // Offer compression only where this runtime's zlib can do it synchronously.
   const compression = (options.compression && await loadCompression())
     ? options.compression
     : undefined;
-  const request = buildRequest({
-    url: requestUrl,
-    key,
-    protocols: options.protocols,
-    origin: options.origin,
-    extensions: compression ? offerHeader(compression) : undefined,
-    headers,
-  });
-  const expectedAccept = computeAccept(key);
   const proxy = options.proxy === false || options.unixSocket
     ? undefined
     : options.proxy ?? proxyFromEnv(url);
@@ -365,6 +355,17 @@ async function attempt(
     signal,
   );
   if (viaHttp2) return viaHttp2;
+  // Built (and its headers checked) before any byte of it is sent.
+  const key = generateKey();
+  const request = buildRequest({
+    url: requestUrl,
+    key,
+    protocols: options.protocols,
+    origin: options.origin,
+    extensions: compression ? offerHeader(compression) : undefined,
+    headers,
+  });
+  const expectedAccept = computeAccept(key);
   const { conn } = await openTransport(url, { ...transport, signal });
   try {
     return await withAbort(
