@@ -6,7 +6,14 @@
  * connection. Needs `--allow-run=node`; skips with one line without it.
  */
 import assert from "node:assert/strict";
-import { connect, type ConnectOptions, perform, WS } from "../mod.ts";
+import {
+  connect,
+  type ConnectOptions,
+  perform,
+  WebSocket,
+  WebSocketStream,
+  WS,
+} from "../mod.ts";
 import { H2Code, Http2Error } from "../src/h2/errors.ts";
 import { closeHttp2Connections, http2Pool } from "../src/io/h2_pool.ts";
 import {
@@ -519,6 +526,48 @@ console.log(JSON.stringify(out));
       assert.equal(out.sessions[0], out.sessions[1], "one HTTP/2 connection");
       assert.match(out.sessions[0], /^200 \d+$/);
       assert.equal(out.accepted, 1);
+    }),
+);
+
+h2Test(
+  "the web faces over HTTP/2: WebSocket events and WebSocketStream streams on RFC 8441 streams of one connection",
+  () =>
+    withPeer([], async ({ port }) => {
+      const url = `ws://127.0.0.1:${port}/web`;
+      const ws = new WebSocket(url, ["chat"], { http2: "prior-knowledge" });
+      const events: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        ws.onopen = () => {
+          events.push(`open ${ws.protocol}`);
+          ws.send("over h2");
+        };
+        ws.onmessage = (e) => {
+          events.push(`message ${e.data}`);
+          ws.close(1000, "bye");
+        };
+        ws.onclose = (e) => {
+          events.push(`close ${e.code} ${e.wasClean}`);
+          resolve();
+        };
+      });
+      const wss = new WebSocketStream(url, { http2: "prior-knowledge" });
+      const { readable, writable } = await within(5000, "opened", wss.opened);
+      const writer = writable.getWriter();
+      await writer.write(new Uint8Array([1, 2, 3]));
+      const reader = readable.getReader();
+      const { value } = await within(5000, "stream echo", reader.read());
+      assert.deepEqual(value, new Uint8Array([1, 2, 3]));
+      reader.releaseLock();
+      writer.releaseLock();
+      wss.close({ closeCode: 1000 });
+      assert.equal((await within(5000, "closed", wss.closed)).closeCode, 1000);
+      await within(5000, "WebSocket events", done);
+      assert.deepEqual(events, [
+        "open chat",
+        "message over h2",
+        "close 1000 true",
+      ]);
+      assert.equal(http2Pool.connections, 1, "both on one HTTP/2 connection");
     }),
 );
 
