@@ -10,12 +10,14 @@
  * Usage (from the repository root):
  *
  *   deno run --allow-run=node,deno,$(deno eval 'console.log(Deno.execPath())') \
- *     --allow-read=. bench/h2_echo.ts [--quick] [--runs 3] [--pin] \
+ *     bench/h2_echo.ts [--quick] [--runs 3] [--pin] \
  *     [--transports tcp,tls] [--clients wsnc-h2,wsnc-h1,deno-h1] [--window 32]
  *     [--rows 64,16k,ping] [--timeout 300]
  *
- * `--pin` (add `taskset` to `--allow-run`): the server on CPU 0, each client
- * on CPU 1.
+ * `--pin` needs `taskset` in `--allow-run` too (`deno task bench:h2echo`
+ * allows it): the server on CPU 0, each client on CPU 1. The clients run with
+ * `--allow-net=127.0.0.1` and `--allow-read` of the test CA only; Node has
+ * no permission flags.
  *
  * @module
  */
