@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { denoCommand } from "./deno_command.ts";
 import { type ClientJob, type ClientResult, runJob } from "./echo_client.ts";
 import type { BenchSession } from "./clients/session.ts";
+import { splitLines } from "./many/processes.ts";
 import { formatNumber, formatSize } from "./report.ts";
 
 const HERE = new URL(import.meta.url).pathname;
@@ -136,7 +137,7 @@ class EchoServer {
       FIXTURES + "server.pem",
       FIXTURES + "server-key.pem",
     ], { stdin: "piped", stdout: "piped", stderr: "inherit" }).spawn();
-    const lines = readLines(child.stdout);
+    const lines = splitLines(child.stdout);
     const first = await lines.next();
     if (first.done) throw new Error(`${SERVER} exited before its ports`);
     return new EchoServer(
@@ -162,19 +163,6 @@ class EchoServer {
     await this.child.status;
     clearTimeout(timer);
     await this.lines.return?.();
-  }
-}
-
-async function* readLines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let text = "";
-  for await (const piece of stream.pipeThrough(new TextDecoderStream())) {
-    text += piece;
-    for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n")) {
-      yield text.slice(0, at);
-      text = text.slice(at + 1);
-    }
   }
 }
 
@@ -247,66 +235,67 @@ function ratio(value: number, base: number | undefined): string {
   return base === undefined ? "—" : `${(value / base).toFixed(2)}×`;
 }
 
-function echoTable(
+/** A Markdown table: a line per (transport, row of `mode`, client) measured. */
+function table(
+  header: string[],
+  mode: Row["mode"],
+  columns: (cell: Cell, base: Cell | undefined) => string[],
   cells: Map<string, Cell>,
   transports: Transport[],
   rows: Row[],
   clients: Client[],
 ): string {
   const lines = [
-    "| transport | message × count | client | msg/s | client CPU µs/msg | server CPU µs/msg | client CPU vs wsnc HTTP/1.1 |",
-    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    `| ${header.join(" | ")} |`,
+    `| --- | --- | --- |${" ---: |".repeat(header.length - 3)}`,
   ];
   for (const t of transports) {
-    for (const row of rows.filter((r) => r.mode === "echo")) {
+    for (const row of rows.filter((r) => r.mode === mode)) {
       const base = cells.get(`${t} ${row.id} wsnc-h1`);
       for (const c of clients) {
         const cell = cells.get(`${t} ${row.id} ${c}`);
         if (!cell) continue;
-        lines.push(
-          `| ${TRANSPORT_LABELS[t]} | ${formatSize(row.size)} × ${
-            row.count.toLocaleString("en-US")
-          } | ${CLIENT_LABELS[c]} | ${formatNumber(cell.msgPerSec)} | ${
-            formatNumber(cell.clientCpuUs)
-          } | ${formatNumber(cell.serverCpuUs)} | ${
-            ratio(cell.clientCpuUs, base?.clientCpuUs)
-          } |`,
-        );
+        const what = `${formatSize(row.size)} × ${
+          row.count.toLocaleString("en-US")
+        }`;
+        const values = [TRANSPORT_LABELS[t], what, CLIENT_LABELS[c]];
+        lines.push(`| ${[...values, ...columns(cell, base)].join(" | ")} |`);
       }
     }
   }
   return lines.join("\n");
 }
 
-function latencyTable(
-  cells: Map<string, Cell>,
-  transports: Transport[],
-  rows: Row[],
-  clients: Client[],
-): string {
-  const lines = [
-    "| transport | ping-pong | client | p50 µs | p99 µs | client CPU µs/round trip | server CPU µs/round trip |",
-    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
-  ];
-  for (const t of transports) {
-    for (const row of rows.filter((r) => r.mode === "latency")) {
-      for (const c of clients) {
-        const cell = cells.get(`${t} ${row.id} ${c}`);
-        if (!cell) continue;
-        lines.push(
-          `| ${TRANSPORT_LABELS[t]} | ${formatSize(row.size)} × ${
-            row.count.toLocaleString("en-US")
-          } | ${CLIENT_LABELS[c]} | ${formatNumber(cell.p50Us)} | ${
-            formatNumber(cell.p99Us)
-          } | ${formatNumber(cell.clientCpuUs)} | ${
-            formatNumber(cell.serverCpuUs)
-          } |`,
-        );
-      }
-    }
-  }
-  return lines.join("\n");
-}
+const ECHO_HEADER = [
+  "transport",
+  "message × count",
+  "client",
+  "msg/s",
+  "client CPU µs/msg",
+  "server CPU µs/msg",
+  "client CPU vs wsnc HTTP/1.1",
+];
+const echoColumns = (cell: Cell, base: Cell | undefined) => [
+  formatNumber(cell.msgPerSec),
+  formatNumber(cell.clientCpuUs),
+  formatNumber(cell.serverCpuUs),
+  ratio(cell.clientCpuUs, base?.clientCpuUs),
+];
+const LATENCY_HEADER = [
+  "transport",
+  "ping-pong",
+  "client",
+  "p50 µs",
+  "p99 µs",
+  "client CPU µs/round trip",
+  "server CPU µs/round trip",
+];
+const latencyColumns = (cell: Cell) => [
+  formatNumber(cell.p50Us),
+  formatNumber(cell.p99Us),
+  formatNumber(cell.clientCpuUs),
+  formatNumber(cell.serverCpuUs),
+];
 
 function pick<T extends string>(
   text: string,
@@ -406,9 +395,21 @@ async function main(): Promise<void> {
       values.pin ? ", server on CPU 0, client on CPU 1" : ""
     }:\n`,
   );
-  console.log(echoTable(cells, transports, rows, clients));
+  console.log(
+    table(ECHO_HEADER, "echo", echoColumns, cells, transports, rows, clients),
+  );
   console.log("\nPing-pong (one message in flight):\n");
-  console.log(latencyTable(cells, transports, rows, clients));
+  console.log(
+    table(
+      LATENCY_HEADER,
+      "latency",
+      latencyColumns,
+      cells,
+      transports,
+      rows,
+      clients,
+    ),
+  );
 }
 
 if (import.meta.main) await main();
