@@ -99,7 +99,8 @@ export function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.max(0, at)];
 }
 
-async function runJob(
+/** Runs `job` on an open `session` and measures it (CPU over the job alone). */
+export async function runJob(
   job: ClientJob,
   session: BenchSession,
 ): Promise<ClientResult> {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { connect, WS } from "../../mod.ts";
+import { connect, type ConnectOptions, WS } from "../../mod.ts";
 import {
   type BenchSession,
   checkEchoBytes,
@@ -17,9 +17,15 @@ import {
 /** recv() buffer for the echo rows: a message arrives in pieces of at most this. */
 export const RECV_BUFFER = 256 * 1024;
 
-/** Connects with `connect(url)`; messages larger than 64 MiB are only streamed. */
-export async function open(url: string): Promise<BenchSession> {
-  const conn = await connect(url);
+/**
+ * Connects with `connect(url, options)` (bench/h2_echo.ts passes `http2` and
+ * `caCerts`); messages larger than 64 MiB are only streamed.
+ */
+export async function open(
+  url: string,
+  options?: ConnectOptions,
+): Promise<BenchSession> {
+  const conn = await connect(url, options);
   let buffer = new Uint8Array(RECV_BUFFER);
 
   /** Receives the next whole data message piece by piece; returns its length. */

@@ -111,7 +111,8 @@ export class Child {
   }
 }
 
-async function* splitLines(
+/** The lines of a byte stream, without their newlines (a last unterminated piece is dropped). */
+export async function* splitLines(
   stream: ReadableStream<Uint8Array>,
 ): AsyncGenerator<string> {
   let text = "";

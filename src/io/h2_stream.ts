@@ -79,17 +79,26 @@ export class Http2ByteStream implements ByteStream {
     return n;
   }
 
-  /** Reads DATA into `buffer`; null once the server ended the stream (or we closed it). */
+  /**
+   * Reads DATA into `buffer`; null once the server ended the stream (or we
+   * closed it). Fills it from as many received DATA frames as fit, as a
+   * socket read would: small messages arrive a DATA frame each, and one
+   * read per frame cost a promise round trip and a flush per message.
+   */
   async read(buffer: Uint8Array): Promise<number | null> {
     for (;;) {
-      const chunk = this.#chunks[0];
-      if (chunk) {
-        const n = Math.min(buffer.length, chunk.length - this.#offset);
-        buffer.set(chunk.subarray(this.#offset, this.#offset + n));
-        this.#offset += n;
-        if (this.#offset === chunk.length) {
-          this.#chunks.shift();
-          this.#offset = 0;
+      if (this.#chunks.length > 0) {
+        let n = 0;
+        while (n < buffer.length && this.#chunks.length > 0) {
+          const chunk = this.#chunks[0];
+          const take = Math.min(buffer.length - n, chunk.length - this.#offset);
+          buffer.set(chunk.subarray(this.#offset, this.#offset + take), n);
+          n += take;
+          this.#offset += take;
+          if (this.#offset === chunk.length) {
+            this.#chunks.shift();
+            this.#offset = 0;
+          }
         }
         if (!this.#localClosed && !this.#error) {
           this.#carrier.session.consumed(this.id, n);
