@@ -6,13 +6,23 @@
  * @module
  */
 
-import { DEFAULT_WINDOW, encodeFrame, Flag, FrameType } from "./frames.ts";
+import {
+  DEFAULT_WINDOW,
+  Flag,
+  FRAME_HEADER_SIZE,
+  FrameType,
+  writeFrameHeader,
+} from "./frames.ts";
 import type { H2Stream } from "./stream.ts";
 
 /** What the scheduler tells its owner. */
 export interface SchedulerHooks {
-  /** Queues a frame for the server. */
-  write(frame: Uint8Array): void;
+  /**
+   * Queues bytes for the server: a frame, or a DATA frame's header and then
+   * its payload as a view of the caller's data (the one copy of it is made
+   * when the output is taken).
+   */
+  write(bytes: Uint8Array): void;
   /** A stream whose `send` had to wait has framed everything. */
   drained(s: H2Stream): void;
   /** A stream sent END_STREAM. */
@@ -86,9 +96,17 @@ export class SendScheduler {
   #frame(s: H2Stream, piece: Uint8Array): void {
     // END_STREAM rides on the last queued bytes.
     const last = s.pending === 0 && s.endQueued;
-    this.#hooks.write(
-      encodeFrame(FrameType.DATA, last ? Flag.END_STREAM : 0, s.id, piece),
+    const header = new Uint8Array(FRAME_HEADER_SIZE);
+    writeFrameHeader(
+      header,
+      0,
+      piece.length,
+      FrameType.DATA,
+      last ? Flag.END_STREAM : 0,
+      s.id,
     );
+    this.#hooks.write(header);
+    if (piece.length > 0) this.#hooks.write(piece);
     if (!last) return;
     s.endQueued = false;
     s.closeLocal();

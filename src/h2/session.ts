@@ -255,9 +255,11 @@ export class Http2ClientSession {
 
   /**
    * Queues DATA on a stream and frames as much as the windows allow. The
-   * session keeps `data` (without copying) until it is framed: do not change
-   * it before. Returns the bytes still waiting for window on this stream; a
-   * `drained` event follows when they are all framed.
+   * session keeps `data` (without copying) until the output carrying it has
+   * been taken ({@linkcode Http2ClientSession.takeOutput}, which makes the
+   * one copy): do not change it before. Returns the bytes still waiting for
+   * window on this stream; a `drained` event follows when they are all
+   * framed (take the output then, before reusing `data`).
    */
   send(streamId: number, data: Uint8Array, endStream = false): number {
     const s = this.#streams.active.get(streamId);
