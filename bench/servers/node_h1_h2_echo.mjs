@@ -18,6 +18,11 @@ import http2 from "node:http2";
 import https from "node:https";
 import process from "node:process";
 import readline from "node:readline";
+import {
+  frameHead,
+  headLength,
+  writeHead,
+} from "../../tests/peers/ws_frame_head.mjs";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -36,34 +41,17 @@ function echoWebSocket(source, sink, head) {
     const out = [];
     let pos = 0;
     for (;;) {
-      if (buf.length - pos < 2) break;
-      const b0 = buf[pos], b1 = buf[pos + 1];
-      let len = b1 & 0x7f, at = pos + 2;
-      if (len === 126) {
-        if (buf.length - at < 2) break;
-        len = buf.readUInt16BE(at);
-        at += 2;
-      } else if (len === 127) {
-        if (buf.length - at < 8) break;
-        len = Number(buf.readBigUInt64BE(at));
-        at += 8;
-      }
+      const head = frameHead(buf, pos);
+      if (!head) break;
+      const { b0, b1, len, at } = head;
       if (!(b1 & 0x80)) {
         sink.destroy(new Error("client frame not masked"));
         return;
       }
       if (buf.length - at < 4 + len) break;
-      const hlen = len < 126 ? 2 : len < 65536 ? 4 : 10;
+      const hlen = headLength(len);
       const reply = Buffer.allocUnsafe(hlen + len);
-      reply[0] = b0;
-      if (len < 126) reply[1] = len;
-      else if (len < 65536) {
-        reply[1] = 126;
-        reply.writeUInt16BE(len, 2);
-      } else {
-        reply[1] = 127;
-        reply.writeBigUInt64BE(BigInt(len), 2);
-      }
+      writeHead(reply, b0, len);
       const k0 = buf[at], k1 = buf[at + 1], k2 = buf[at + 2], k3 = buf[at + 3];
       const from = at + 4;
       for (let i = 0; i < len; i += 4) {

@@ -17,6 +17,7 @@ import { Buffer } from "node:buffer";
 import fs from "node:fs";
 import http2 from "node:http2";
 import process from "node:process";
+import { frameHead, headLength, writeHead } from "./ws_frame_head.mjs";
 
 const args = process.argv.slice(2);
 const limit = args.find((a) => a.startsWith("max-streams="));
@@ -48,18 +49,9 @@ function parseFrames(buf) {
   const frames = [];
   let pos = 0;
   for (;;) {
-    if (buf.length - pos < 2) break;
-    const b0 = buf[pos], b1 = buf[pos + 1];
-    let len = b1 & 0x7f, at = pos + 2;
-    if (len === 126) {
-      if (buf.length - at < 2) break;
-      len = buf.readUInt16BE(at);
-      at += 2;
-    } else if (len === 127) {
-      if (buf.length - at < 8) break;
-      len = Number(buf.readBigUInt64BE(at));
-      at += 8;
-    }
+    const head = frameHead(buf, pos);
+    if (!head) break;
+    const { b0, b1, len, at } = head;
     if (!(b1 & 0x80)) throw new Error("client frame not masked");
     if (buf.length - at < 4 + len) break;
     const key = buf.subarray(at, at + 4);
@@ -73,21 +65,8 @@ function parseFrames(buf) {
 
 /** An unmasked server frame. */
 function frame(fin, opcode, payload) {
-  const len = payload.length;
-  const head = len < 126
-    ? Buffer.alloc(2)
-    : len < 65536
-    ? Buffer.alloc(4)
-    : Buffer.alloc(10);
-  head[0] = (fin ? 0x80 : 0) | opcode;
-  if (len < 126) head[1] = len;
-  else if (len < 65536) {
-    head[1] = 126;
-    head.writeUInt16BE(len, 2);
-  } else {
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(len), 2);
-  }
+  const head = Buffer.alloc(headLength(payload.length));
+  writeHead(head, (fin ? 0x80 : 0) | opcode, payload.length);
   return Buffer.concat([head, payload]);
 }
 
