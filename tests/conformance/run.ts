@@ -30,7 +30,7 @@ import { parseArgs } from "node:util";
 import { allCases, selectCases, serverRoleCases } from "./cases/mod.ts";
 import { runServerRole } from "./lib/flip.ts";
 import type { CaseResult } from "./lib/server.ts";
-import { runSuite } from "./lib/runner.ts";
+import { DRIVERS, runSuite } from "./lib/runner.ts";
 import { h2FrontMissing } from "./lib/h2_front.ts";
 import { timing } from "./lib/judge.ts";
 import { htmlReport, markdownTable, textReport } from "./lib/report.ts";
@@ -38,7 +38,7 @@ import { htmlReport, markdownTable, textReport } from "./lib/report.ts";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    client: { type: "string", default: "wsnc,deno,ws" },
+    client: { type: "string" },
     case: { type: "string" },
     json: { type: "string" },
     html: { type: "string" },
@@ -117,7 +117,29 @@ if (cases.length === 0) {
   console.error(`no case matches ${values.case}`);
   Deno.exit(2);
 }
-const clients = values.client.split(",").map((s) => s.trim()).filter(Boolean);
+// Only wsnc has an HTTP/2 client: it is the default over --http2.
+const clients = (values.client ?? (http2 ? "wsnc" : "wsnc,deno,ws"))
+  .split(",").map((s) => s.trim()).filter(Boolean);
+const unknown = serverRole ? [] : clients.filter((name) => !DRIVERS[name]);
+if (unknown.length > 0) {
+  console.error(
+    `unknown client ${unknown.join(", ")}; known: ${
+      Object.keys(DRIVERS).join(", ")
+    }`,
+  );
+  Deno.exit(2);
+}
+if (http2) {
+  const without = clients.filter((name) => !DRIVERS[name]?.http2);
+  if (without.length > 0) {
+    console.error(
+      `--http2: ${
+        without.join(", ")
+      } cannot connect over HTTP/2 (only wsnc can)`,
+    );
+    Deno.exit(2);
+  }
+}
 const started = performance.now();
 const onResult = (r: CaseResult, done: number, total: number) => {
   if (
