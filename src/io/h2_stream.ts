@@ -18,6 +18,7 @@ import type { HeaderField } from "../h2/hpack_table.ts";
 import type { Http2ClientSession } from "../h2/session.ts";
 import type { Http2Settings } from "../h2/settings.ts";
 import type { ByteStream } from "./byte_stream.ts";
+import { ChunkQueue } from "./chunk_queue.ts";
 
 /** The response header block of an extended CONNECT. */
 export interface StreamResponse {
@@ -49,8 +50,8 @@ export class Http2ByteStream implements ByteStream {
   /** Resolves with the final response header block; rejects when the stream fails first. */
   readonly response: Promise<StreamResponse>;
   #carrier: StreamCarrier;
-  #chunks: Uint8Array[] = [];
-  #offset = 0;
+  /** Received DATA not read yet (at most the stream window). */
+  #received = new ChunkQueue();
   #remoteEnded = false;
   #localClosed = false;
   #error: WebSocketError | null = null;
@@ -74,9 +75,7 @@ export class Http2ByteStream implements ByteStream {
 
   /** DATA bytes received and not yet read. */
   get buffered(): number {
-    let n = -this.#offset;
-    for (const c of this.#chunks) n += c.length;
-    return n;
+    return this.#received.bytes;
   }
 
   /**
@@ -87,19 +86,8 @@ export class Http2ByteStream implements ByteStream {
    */
   async read(buffer: Uint8Array): Promise<number | null> {
     for (;;) {
-      if (this.#chunks.length > 0) {
-        let n = 0;
-        while (n < buffer.length && this.#chunks.length > 0) {
-          const chunk = this.#chunks[0];
-          const take = Math.min(buffer.length - n, chunk.length - this.#offset);
-          buffer.set(chunk.subarray(this.#offset, this.#offset + take), n);
-          n += take;
-          this.#offset += take;
-          if (this.#offset === chunk.length) {
-            this.#chunks.shift();
-            this.#offset = 0;
-          }
-        }
+      if (this.#received.bytes > 0) {
+        const n = this.#received.take(buffer);
         if (!this.#localClosed && !this.#error) {
           this.#carrier.session.consumed(this.id, n);
           this.#carrier.flush();
@@ -188,7 +176,7 @@ export class Http2ByteStream implements ByteStream {
   data(data: Uint8Array, endStream: boolean): void {
     if (this.#localClosed) {
       this.#carrier.session.consumed(this.id, data.length);
-    } else if (data.length > 0) this.#chunks.push(data);
+    } else this.#received.push(data);
     if (endStream) this.ended();
     this.#wakeReader();
   }
