@@ -11,6 +11,7 @@
 
 import { Duplex } from "node:stream";
 import tls from "node:tls";
+import { ChunkQueue } from "./chunk_queue.ts";
 import { closeQuietly, writeAll } from "./stream.ts";
 
 /** Received plaintext kept before the TLS socket is paused. */
@@ -111,8 +112,8 @@ export function nodeTls(
 export class NodeTlsConn {
   readonly #socket: tls.TLSSocket;
   readonly #inner: Deno.Conn;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
+  /** Decrypted bytes not read yet; a record of one byte must not cost an object. */
+  #received = new ChunkQueue();
   #ended = false;
   #error: Error | null = null;
   #wake: (() => void) | null = null;
@@ -122,9 +123,8 @@ export class NodeTlsConn {
     this.#socket = socket;
     this.#inner = inner;
     socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered > HIGH_WATER) socket.pause();
+      this.#received.push(chunk);
+      if (this.#received.bytes > HIGH_WATER) socket.pause();
       this.#notify();
     });
     socket.on("end", () => {
@@ -161,19 +161,14 @@ export class NodeTlsConn {
   }
 
   async read(p: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
+    while (this.#received.bytes === 0) {
       if (this.#closed) throw new Deno.errors.BadResource("connection closed");
       if (this.#error) throw this.#error;
       if (this.#ended) return null;
       await new Promise<void>((r) => this.#wake = r);
     }
-    const first = this.#chunks[0];
-    const n = Math.min(p.length, first.length);
-    p.set(first.subarray(0, n));
-    if (n === first.length) this.#chunks.shift();
-    else this.#chunks[0] = first.subarray(n);
-    this.#buffered -= n;
-    if (this.#buffered <= HIGH_WATER / 2) this.#socket.resume();
+    const n = this.#received.take(p);
+    if (this.#received.bytes <= HIGH_WATER / 2) this.#socket.resume();
     return n;
   }
 

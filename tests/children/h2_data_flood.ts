@@ -7,7 +7,8 @@
  *
  *   deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-read=. h2_data_flood.ts COUNT
  *
- * Prints one JSON line: the JS heap the held bytes added (after a GC), and
+ * Prints one JSON line: the JS heap and external (ArrayBuffer) memory the
+ * held bytes added (after a GC), and
  * the length of the message once it is read.
  */
 import { connect } from "../../mod.ts";
@@ -93,7 +94,11 @@ const serving = (async () => {
 })();
 
 gc();
-const before = Deno.memoryUsage().heapUsed;
+const used = () => {
+  const m = Deno.memoryUsage();
+  return m.heapUsed + m.external;
+};
+const before = used();
 const ws = await connect(`ws://127.0.0.1:${port}/flood`, {
   http2: "prior-knowledge",
   http2IdleTimeout: 0,
@@ -101,7 +106,7 @@ const ws = await connect(`ws://127.0.0.1:${port}/flood`, {
 await floodDone;
 await new Promise((r) => setTimeout(r, 500)); // let the last frames arrive
 gc();
-const held = Deno.memoryUsage().heapUsed - before;
+const held = used() - before;
 const message = await ws.receive();
 const length = message instanceof Uint8Array ? message.length : -1;
 await ws.close();
