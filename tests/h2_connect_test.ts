@@ -572,6 +572,92 @@ h2Test(
 );
 
 h2Test(
+  "cli: -v labels the answer with its own HTTP version: an HTTP/2 302 to an HTTP/1.1 server's 404",
+  () =>
+    withPeer(TLS, async ({ port }) => {
+      // The redirect target: TLS without ALPN h2, so --http2 falls back to
+      // HTTP/1.1 there; it answers every request head with 404.
+      const { cert, key } = testCerts();
+      const target = Deno.listenTls({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert,
+        key,
+      });
+      const answering = (async () => {
+        for await (const conn of target) {
+          const buf = new Uint8Array(4096);
+          try {
+            await conn.read(buf);
+            await conn.write(
+              new TextEncoder().encode(
+                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
+              ),
+            );
+          } catch { /* the client went away */ }
+          conn.close();
+        }
+      })().catch(() => {});
+      const targetPort = (target.addr as Deno.NetAddr).port;
+      try {
+        const out = await within(
+          20000,
+          "cli",
+          new Deno.Command(DENO, {
+            args: [
+              "run",
+              "--no-prompt",
+              "--allow-net=localhost,127.0.0.1",
+              `--allow-read=${FIXTURES}ca.pem`,
+              new URL("../cli.ts", import.meta.url).pathname,
+              "-v",
+              "--http2",
+              "--location",
+              "--cacert",
+              `${FIXTURES}ca.pem`,
+              "-H",
+              `x-redirect-to: wss://localhost:${targetPort}/b`,
+              `wss://localhost:${port}/redirect`,
+            ],
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output(),
+        );
+        const stderr = new TextDecoder().decode(out.stderr);
+        assert.notEqual(out.code, 0, "a 404 is an error");
+        // The redirect went over HTTP/2; the answer shown came over HTTP/1.1.
+        assert.match(stderr, /:protocol: websocket/);
+        assert.match(stderr, /^> GET \/b HTTP\/1\.1$/m);
+        assert.match(stderr, /^< HTTP\/1\.1 404 Not Found$/m);
+      } finally {
+        target.close();
+        await answering;
+      }
+    }),
+);
+
+h2Test(
+  'ws:// with http2 true or "prior-knowledge", and TLS options that do not apply, share one cleartext HTTP/2 connection',
+  () =>
+    withPeer([], async ({ port }) => {
+      const url = `ws://127.0.0.1:${port}/share`;
+      const conns = [
+        await h2c(port, "/share"),
+        await within(5000, "true", connect(url, { http2: true })),
+        await within(
+          5000,
+          "caCerts",
+          connect(url, { http2: true, caCerts: [testCerts().ca] }),
+        ),
+      ];
+      const sessions = conns.map((c) => c.response.headers.get("x-session"));
+      assert.deepEqual(sessions, [sessions[0], sessions[0], sessions[0]]);
+      await Promise.all(conns.map((c) => within(5000, "close", c.close())));
+    }),
+);
+
+h2Test(
   "cli: --http2-prior-knowledge sends stdin lines over an RFC 8441 stream; -v shows the server's SETTINGS, the pseudo-headers and HTTP/2 200",
   () =>
     withPeer(["max-streams=7"], async ({ port }) => {

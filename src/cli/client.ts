@@ -243,18 +243,20 @@ export async function runClient(
     const trace: Trace | null = traceFor(cfg.trace, "client");
     if (cfg.verbose) traceConnect(cfg, out);
     else if (out.interactive) out.note(`connecting to ${cfg.url} ...`);
-    // Told before each request over HTTP/2 (a redirect may change it).
+    // The version of the latest request: onHttp2Settings comes just before
+    // each one over HTTP/2, and a redirect may go from one to the other.
     let httpVersion = "1.1" as "1.1" | "2";
+    let settingsSeen = false;
     options.onHttp2Settings = (settings) => {
-      httpVersion = "2";
+      settingsSeen = true;
       if (cfg.verbose) traceSettings(out, settings);
     };
-    if (cfg.verbose || trace) {
-      options.onRequest = (head) => {
-        if (cfg.verbose) traceRequest(out, head);
-        trace?.head("send", head);
-      };
-    }
+    options.onRequest = (head) => {
+      httpVersion = settingsSeen ? "2" : "1.1";
+      settingsSeen = false;
+      if (cfg.verbose) traceRequest(out, head);
+      trace?.head("send", head);
+    };
     const show = async (h: ShownHead) => {
       trace?.head("recv", responseHead(h));
       if (cfg.verbose) traceResponse(out, h);

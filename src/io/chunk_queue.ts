@@ -35,9 +35,11 @@ export class ChunkQueue {
 
   /**
    * Bytes of the buffers behind the chunks held: at most about twice
-   * {@linkcode ChunkQueue.bytes} plus one run (16 KiB), whatever the sizes
-   * of the chunks pushed (a chunk of 1 KiB or more is counted at the size
-   * of its own buffer).
+   * {@linkcode ChunkQueue.bytes}, plus one run (16 KiB), plus the buffer of
+   * a large chunk being read (it is held whole until read to its end),
+   * whatever the sizes of the chunks pushed. A chunk of 1 KiB or more counts
+   * at the size of its own buffer: the callers push chunks in buffers of
+   * their own (HTTP/2 DATA payloads, decrypted TLS records).
    */
   get footprint(): number {
     let n = 0;

@@ -165,13 +165,15 @@ async function openWebSocket(
  * proxy must not ride on this one).
  */
 function poolKey(url: URL, onlyH2: boolean, t: TransportOptions): string {
+  const secure = isSecure(url);
+  // Cleartext h2 has no ALPN offer and no TLS options to tell apart.
   return JSON.stringify([
     url.protocol,
     url.host,
-    onlyH2,
-    t.caCerts ?? [],
-    t.cert ?? null,
-    t.key ?? null,
+    secure && onlyH2,
+    secure ? t.caCerts ?? [] : [],
+    secure ? t.cert ?? null : null,
+    secure ? t.key ?? null : null,
     t.unixSocket ?? null,
     t.proxy ?? null,
     t.proxyCaCerts ?? [],

@@ -25,6 +25,11 @@ interface Origin {
   dialing: Promise<Http2Transport | string> | null;
 }
 
+function isAbortOrTimeout(e: unknown): boolean {
+  return e instanceof WebSocketError &&
+    (e.code === "ABORTED" || e.code === "TIMEOUT");
+}
+
 /** A bound on dial rounds per open, for servers that allow no streams. */
 const MAX_DIALS = 8;
 
@@ -55,16 +60,26 @@ export class Http2Pool {
       for (const t of origin.transports) {
         if (t.availableStreams > 0) return t.openStream(fields);
       }
-      if (!origin.dialing) {
+      const mine = !origin.dialing;
+      if (mine) {
         dials++;
         origin.dialing = this.#dial(key, origin, dial);
       }
-      const result = await origin.dialing;
+      let result: Http2Transport | string;
+      try {
+        result = await origin.dialing!;
+      } catch (e) {
+        // Another caller's dial ended with that caller's abort or timeout,
+        // which are not ours: dial again, under our own signal.
+        if (mine || !isAbortOrTimeout(e)) throw e;
+        continue;
+      }
       if (typeof result === "string") return result;
     }
+    // The key holds the options (credentials among them): not in the message.
     throw new WebSocketError(
       "CONNECT_FAILED",
-      `the server allows no HTTP/2 stream for a WebSocket (${key})`,
+      "the server allows no HTTP/2 stream for a WebSocket",
     );
   }
 

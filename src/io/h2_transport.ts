@@ -163,6 +163,11 @@ export class Http2Transport implements StreamCarrier {
   #shutdown(lost: boolean): void {
     if (lost) this.#dispatch(this.session.transportClosed());
     if (this.#closed) return;
+    // What the session queued last (its GOAWAY after a connection error)
+    // goes out before the socket closes: flush() stops once closed.
+    if (!lost && this.session.hasOutput) {
+      this.#out.push(this.session.takeOutput());
+    }
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     if (this.#out.length > 0 && !lost) {

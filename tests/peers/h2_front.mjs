@@ -21,6 +21,7 @@ if (!(backendPort > 0)) {
 }
 const HEAD_LIMIT = 64 * 1024;
 const PASSED = [
+  "sec-websocket-version",
   "sec-websocket-protocol",
   "sec-websocket-extensions",
   "origin",
@@ -39,17 +40,27 @@ server.on("stream", (stream, headers) => {
     stream.respond({ ":status": 400 }, { endStream: true });
     return;
   }
+  // RFC 8441 §5: no key/accept over HTTP/2, and :authority is required.
+  // What the client sent is passed on as sent, so the suite still sees a
+  // wrong or missing version.
+  if (
+    headers[":authority"] === undefined ||
+    headers["sec-websocket-key"] !== undefined ||
+    headers["upgrade"] !== undefined || headers["connection"] !== undefined
+  ) {
+    stream.respond({ ":status": 400 }, { endStream: true });
+    return;
+  }
   const backend = net.connect({ host: "127.0.0.1", port: backendPort });
   backend.setNoDelay(true);
   let head = Buffer.alloc(0);
   let upgraded = false;
   const lines = [
     `GET ${headers[":path"]} HTTP/1.1`,
-    `Host: ${headers[":authority"] ?? "127.0.0.1"}`,
+    `Host: ${headers[":authority"]}`,
     "Upgrade: websocket",
     "Connection: Upgrade",
     `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString("base64")}`,
-    "Sec-WebSocket-Version: 13",
     // What the client spoke to us (this server speaks only HTTP/2).
     `Via: ${stream.session.alpnProtocol === "h2c" ? "2.0" : "2"} node-h2-front`,
   ];

@@ -3,7 +3,7 @@
 // of src/). Cleartext h2c with prior knowledge, or TLS with ALPN h2 when
 // started with `tls CERT KEY`. Prints its port on the first line of stdout.
 //
-// Paths: /missing answers 404; /reset resets the stream with CANCEL before
+// Paths: /redirect answers 302 to the client's x-redirect-to; /missing answers 404; /reset resets the stream with CANCEL before
 // answering; /reset-after-data answers 200, then resets with INTERNAL_ERROR
 // on the first DATA; /hang never answers; /goaway sends GOAWAY with
 // the previous stream as the last one; /stop answers 200 with a close
@@ -96,6 +96,12 @@ server.on("stream", (stream, headers) => {
     return;
   }
   if (path === "/hang") return; // never answers: for connectTimeout
+  if (path === "/redirect") {
+    // 302 to the URL the client names in x-redirect-to.
+    stream.respond({ ":status": 302, location: headers["x-redirect-to"] });
+    stream.end();
+    return;
+  }
   if (path === "/reset") {
     stream.close(http2.constants.NGHTTP2_CANCEL);
     return;

@@ -1,0 +1,160 @@
+/**
+ * The HTTP/2 pool and transport against a raw HTTP/2 server written here
+ * (frames by hand): a dial shared by two connects is not failed by the
+ * first caller's abort, and a connection error on an idle pooled
+ * connection still sends GOAWAY before the socket closes.
+ */
+import assert from "node:assert/strict";
+import { connect } from "../mod.ts";
+import { closeHttp2Connections } from "../src/io/h2_pool.ts";
+import { expectReject, within } from "./helpers.ts";
+
+const GOAWAY = 7, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4;
+
+function frame(type: number, flags: number, id: number, payload: number[]) {
+  const n = payload.length;
+  return new Uint8Array([
+    n >> 16,
+    (n >> 8) & 255,
+    n & 255,
+    type,
+    flags,
+    id >>> 24,
+    (id >> 16) & 255,
+    (id >> 8) & 255,
+    id & 255,
+    ...payload,
+  ]);
+}
+
+interface RawServerOptions {
+  /** ms before the server's SETTINGS (ENABLE_CONNECT_PROTOCOL = 1). */
+  settingsDelay?: number;
+  /** Called with each client frame's type and stream; returns frames to send. */
+  onFrame(type: number, id: number): Uint8Array[];
+}
+
+/** A raw HTTP/2 server; records the frame types each connection's client sent. */
+function rawServer(o: RawServerOptions) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const seen: number[][] = [];
+  const sessions: Promise<void>[] = [];
+  const serve = async (c: Deno.Conn, types: number[]) => {
+    await new Promise((r) => setTimeout(r, o.settingsDelay ?? 0));
+    await c.write(frame(SETTINGS, 0, 0, [0, 8, 0, 0, 0, 1])).catch(() => {});
+    let buf = new Uint8Array(0);
+    let preface = false;
+    const rd = new Uint8Array(65536);
+    for (;;) {
+      const n = await c.read(rd).catch(() => null);
+      if (n === null) break;
+      const next = new Uint8Array(buf.length + n);
+      next.set(buf);
+      next.set(rd.subarray(0, n), buf.length);
+      buf = next;
+      if (!preface && buf.length >= 24) {
+        buf = buf.subarray(24);
+        preface = true;
+      }
+      while (preface && buf.length >= 9) {
+        const len = (buf[0] << 16) | (buf[1] << 8) | buf[2];
+        if (buf.length < 9 + len) break;
+        const id = (((buf[5] & 0x7f) << 24) | (buf[6] << 16) | (buf[7] << 8) |
+          buf[8]) >>>
+          0;
+        types.push(buf[3]);
+        for (const f of o.onFrame(buf[3], id)) {
+          await c.write(f).catch(() => {});
+        }
+        buf = buf.subarray(9 + len);
+      }
+    }
+    try {
+      c.close();
+    } catch { /* closed */ }
+  };
+  const loop = (async () => {
+    for await (const c of listener) {
+      conns.push(c);
+      const types: number[] = [];
+      seen.push(types);
+      sessions.push(serve(c, types));
+    }
+  })().catch(() => {});
+  return {
+    url: `ws://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/`,
+    seen,
+    async close() {
+      listener.close();
+      await loop;
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await within(5000, "raw server sessions", Promise.all(sessions));
+    },
+  };
+}
+
+/** HEADERS :status 200 (HPACK static index 8), END_HEADERS. */
+const ok200 = (id: number, endStream = false) =>
+  frame(HEADERS, endStream ? 5 : 4, id, [0x88]);
+
+Deno.test("h2 pool: one connect's abort does not fail another connect waiting on the same dial", async () => {
+  const server = rawServer({
+    settingsDelay: 500,
+    onFrame: (type, id) => type === HEADERS ? [ok200(id)] : [],
+  });
+  try {
+    const abortA = new AbortController();
+    const timer = setTimeout(() => abortA.abort(), 100);
+    const a = connect(server.url, {
+      http2: "prior-knowledge",
+      signal: abortA.signal,
+    });
+    const b = connect(server.url, {
+      http2: "prior-knowledge",
+      connectTimeout: 5000,
+    });
+    await expectReject(a, "ABORTED");
+    clearTimeout(timer);
+    const conn = await within(5000, "B opens", b);
+    assert.equal(conn.response.status, 200);
+    assert.equal(server.seen.length, 2, "B dialled again under its own signal");
+    await closeHttp2Connections();
+  } finally {
+    await closeHttp2Connections();
+    await server.close();
+  }
+});
+
+Deno.test("h2 pool: a connection error on an idle pooled connection sends GOAWAY before the socket closes", async () => {
+  const server = rawServer({
+    onFrame: (type, id) =>
+      type === HEADERS
+        // 200 that ends the stream: the handshake fails, the stream is released.
+        ? [ok200(id, true)]
+        : type === RST_STREAM
+        // Idle now: a PING of 7 bytes is a connection error (RFC 9113 §6.7).
+        ? [frame(6, 0, 0, [1, 2, 3, 4, 5, 6, 7])]
+        : [],
+  });
+  try {
+    await expectReject(
+      connect(server.url, { http2: "prior-knowledge" }),
+      "BAD_HANDSHAKE",
+    );
+    for (let i = 0; i < 100 && !server.seen[0]?.includes(GOAWAY); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(
+      server.seen[0].includes(GOAWAY),
+      `frames from the client: ${server.seen[0].join(" ")}`,
+    );
+  } finally {
+    await closeHttp2Connections();
+    await server.close();
+  }
+});
