@@ -638,6 +638,29 @@ h2Test(
 );
 
 h2Test(
+  "a server that allows no stream is CONNECT_FAILED, and the message names none of the options (the client key, CA certificates)",
+  () =>
+    withPeer([...TLS, "max-streams=0"], async ({ port }) => {
+      const { ca, clientCert, clientKey } = testCerts();
+      const err = await expectReject(
+        within(
+          10000,
+          "connect",
+          connect(`wss://localhost:${port}/none`, {
+            http2: true,
+            caCerts: [ca],
+            cert: clientCert,
+            key: clientKey,
+          }),
+        ),
+        "CONNECT_FAILED",
+      );
+      assert.match(err.message, /allows no HTTP\/2 stream/);
+      assert.doesNotMatch(err.message, /PRIVATE KEY|CERTIFICATE/);
+    }),
+);
+
+h2Test(
   'ws:// with http2 true or "prior-knowledge", and TLS options that do not apply, share one cleartext HTTP/2 connection',
   () =>
     withPeer([], async ({ port }) => {
