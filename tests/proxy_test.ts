@@ -12,6 +12,8 @@ import { connect, type ConnectOptions } from "../mod.ts";
 import { SOCKS5_REPLIES } from "../src/io/socks.ts";
 import { readExactly, writeAll } from "../src/io/stream.ts";
 import { expectReject, within } from "./helpers.ts";
+import { nodeMissing, withPeer } from "./peers/node_h2.ts";
+import { closeHttp2Connections } from "../src/io/h2_pool.ts";
 import { testCerts } from "./servers/certs.ts";
 import { type EchoServer, startWsEchoServer } from "./servers/echo.ts";
 import {
@@ -375,4 +377,64 @@ Deno.test("socks5: socks5:// sends an address resolved here (or by resolve), soc
   } finally {
     await socks.close();
   }
+});
+
+// ------------------------------------------------- WebSocket over HTTP/2
+
+const NODE = nodeMissing();
+
+Deno.test({
+  name:
+    "http2 through real proxies: TLS with ALPN h2 inside an HTTPS proxy's TLS (socat + tinyproxy) and through microsocks (socks5h), one HTTP/2 connection per proxy",
+  ignore: TINYPROXY !== "" || SOCAT !== "" || MICROSOCKS !== "" ||
+    NODE !== null,
+  fn: async () => {
+    const { ca } = testCerts();
+    const tiny = await startTinyproxy();
+    const front = await startTlsFront(tiny.port);
+    const socks = await startMicrosocks();
+    const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+    await using([tiny, front, socks], () =>
+      withPeer(
+        ["tls", FIXTURES + "server.pem", FIXTURES + "server-key.pem"],
+        async ({ port }) => {
+          const url = `wss://localhost:${port}/via`;
+          for (
+            const proxy of [
+              `https://localhost:${front.port}`,
+              `socks5h://127.0.0.1:${socks.port}`,
+            ]
+          ) {
+            const sessions: (string | null)[] = [];
+            for (let i = 0; i < 2; i++) {
+              const conn = await within(
+                10000,
+                `connect via ${proxy}`,
+                connect(url, {
+                  http2: true,
+                  proxy,
+                  proxyCaCerts: [ca],
+                  caCerts: [ca],
+                }),
+              );
+              assert.equal(conn.response.httpVersion, "2");
+              sessions.push(conn.response.headers.get("x-session"));
+              await conn.send(`over h2 via ${proxy}`);
+              assert.equal(
+                await within(5000, "echo", conn.receive()),
+                `over h2 via ${proxy}`,
+              );
+              await within(5000, "close", conn.close());
+            }
+            assert.equal(sessions[0], sessions[1], "one HTTP/2 connection");
+          }
+          await closeHttp2Connections();
+          // One CONNECT through tinyproxy for both WebSockets.
+          assert.equal(
+            tiny.log().match(/CONNECT localhost:\d+ HTTP\/1\.1/g)?.length,
+            1,
+          );
+        },
+      ));
+  },
 });
