@@ -4,28 +4,13 @@
  * first caller's abort, and a connection error on an idle pooled
  * connection still sends GOAWAY before the socket closes.
  */
+import { rawH2Frame } from "./peers/h2_raw.ts";
 import assert from "node:assert/strict";
 import { connect } from "../mod.ts";
 import { closeHttp2Connections } from "../src/io/h2_pool.ts";
 import { expectReject, within } from "./helpers.ts";
 
 const GOAWAY = 7, HEADERS = 1, RST_STREAM = 3, SETTINGS = 4;
-
-function frame(type: number, flags: number, id: number, payload: number[]) {
-  const n = payload.length;
-  return new Uint8Array([
-    n >> 16,
-    (n >> 8) & 255,
-    n & 255,
-    type,
-    flags,
-    id >>> 24,
-    (id >> 16) & 255,
-    (id >> 8) & 255,
-    id & 255,
-    ...payload,
-  ]);
-}
 
 interface RawServerOptions {
   /** ms before the server's SETTINGS (ENABLE_CONNECT_PROTOCOL = 1). */
@@ -42,7 +27,9 @@ function rawServer(o: RawServerOptions) {
   const sessions: Promise<void>[] = [];
   const serve = async (c: Deno.Conn, types: number[]) => {
     await new Promise((r) => setTimeout(r, o.settingsDelay ?? 0));
-    await c.write(frame(SETTINGS, 0, 0, [0, 8, 0, 0, 0, 1])).catch(() => {});
+    await c.write(rawH2Frame(SETTINGS, 0, 0, [0, 8, 0, 0, 0, 1])).catch(
+      () => {},
+    );
     let buf = new Uint8Array(0);
     let preface = false;
     const rd = new Uint8Array(65536);
@@ -100,7 +87,7 @@ function rawServer(o: RawServerOptions) {
 
 /** HEADERS :status 200 (HPACK static index 8), END_HEADERS. */
 const ok200 = (id: number, endStream = false) =>
-  frame(HEADERS, endStream ? 5 : 4, id, [0x88]);
+  rawH2Frame(HEADERS, endStream ? 5 : 4, id, [0x88]);
 
 Deno.test("h2 pool: one connect's abort does not fail another connect waiting on the same dial", async () => {
   const server = rawServer({
@@ -138,7 +125,7 @@ Deno.test("h2 pool: a connection error on an idle pooled connection sends GOAWAY
         ? [ok200(id, true)]
         : type === RST_STREAM
         // Idle now: a PING of 7 bytes is a connection error (RFC 9113 §6.7).
-        ? [frame(6, 0, 0, [1, 2, 3, 4, 5, 6, 7])]
+        ? [rawH2Frame(6, 0, 0, [1, 2, 3, 4, 5, 6, 7])]
         : [],
   });
   try {

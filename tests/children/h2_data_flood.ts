@@ -8,29 +8,14 @@
  *   deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-read=. h2_data_flood.ts COUNT
  *
  * Prints one JSON line: the JS heap and external (ArrayBuffer) memory the
- * held bytes added (after a GC), and
- * the length of the message once it is read.
+ * held bytes added (after a GC), and the length of the message once it is
+ * read.
  */
+import { rawH2Frame } from "../peers/h2_raw.ts";
 import { connect } from "../../mod.ts";
 
 const count = Number(Deno.args[0]);
 const gc = (globalThis as { gc?: () => void }).gc!;
-
-function frame(type: number, flags: number, stream: number, payload: number[]) {
-  const n = payload.length;
-  return new Uint8Array([
-    n >> 16,
-    (n >> 8) & 0xff,
-    n & 0xff,
-    type,
-    flags,
-    0,
-    0,
-    0,
-    stream,
-    ...payload,
-  ]);
-}
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 const port = (listener.addr as Deno.NetAddr).port;
@@ -40,8 +25,8 @@ const floodDone = new Promise<void>((r) => flooded = r);
 const serving = (async () => {
   const conn = await listener.accept();
   // SETTINGS: ENABLE_CONNECT_PROTOCOL (0x8) = 1; and an ACK of the client's.
-  await conn.write(frame(4, 0, 0, [0, 8, 0, 0, 0, 1]));
-  await conn.write(frame(4, 1, 0, []));
+  await conn.write(rawH2Frame(4, 0, 0, [0, 8, 0, 0, 0, 1]));
+  await conn.write(rawH2Frame(4, 1, 0, []));
   const buf = new Uint8Array(65536);
   let have = new Uint8Array(0);
   let answered = false;
@@ -67,7 +52,7 @@ const serving = (async () => {
   })();
   await reading;
   // :status 200 (HPACK static index 8), END_HEADERS.
-  await conn.write(frame(1, 4, 1, [0x88]));
+  await conn.write(rawH2Frame(1, 4, 1, [0x88]));
   // A binary WebSocket frame of count - 10 bytes, one byte per DATA frame.
   const body = count - 10;
   const head = [0x82, 127, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -80,7 +65,7 @@ const serving = (async () => {
   for (let i = 0; i < count; i += perBatch) {
     const n = Math.min(perBatch, count - i);
     for (let j = 0; j < n; j++) {
-      batch.set(frame(0, 0, 1, [i + j < 10 ? head[i + j] : 0x61]), j * 10);
+      batch.set(rawH2Frame(0, 0, 1, [i + j < 10 ? head[i + j] : 0x61]), j * 10);
     }
     await conn.write(batch.subarray(0, n * 10));
   }
