@@ -1,8 +1,9 @@
 /**
  * The HTTP/2 pool and transport against a raw HTTP/2 server written here
  * (frames by hand): a dial shared by two connects is not failed by the
- * first caller's abort, and a connection error on an idle pooled
- * connection still sends GOAWAY before the socket closes.
+ * first caller's abort, a connection error on an idle pooled connection
+ * still sends GOAWAY before the socket closes, and our END_STREAM is not
+ * followed by RST_STREAM while the server is still ending its side.
  */
 import { rawH2Frame } from "./peers/h2_raw.ts";
 import assert from "node:assert/strict";
@@ -16,7 +17,7 @@ interface RawServerOptions {
   /** ms before the server's SETTINGS (ENABLE_CONNECT_PROTOCOL = 1). */
   settingsDelay?: number;
   /** Called with each client frame's type and stream; returns frames to send. */
-  onFrame(type: number, id: number): Uint8Array[];
+  onFrame(type: number, id: number, flags: number): Uint8Array[];
 }
 
 /** A raw HTTP/2 server; records the frame types each connection's client sent. */
@@ -51,7 +52,7 @@ function rawServer(o: RawServerOptions) {
           buf[8]) >>>
           0;
         types.push(buf[3]);
-        for (const f of o.onFrame(buf[3], id)) {
+        for (const f of o.onFrame(buf[3], id, buf[4])) {
           await c.write(f).catch(() => {});
         }
         buf = buf.subarray(9 + len);
@@ -143,5 +144,50 @@ Deno.test("h2 pool: a connection error on an idle pooled connection sends GOAWAY
   } finally {
     await closeHttp2Connections();
     await server.close();
+  }
+});
+
+Deno.test("h2 stream: after our END_STREAM the server gets time to end its side; RST_STREAM NO_ERROR only if it does not", async () => {
+  const DATA = 0, END_STREAM = 1;
+  for (const serverEnds of [true, false]) {
+    const server = rawServer({
+      onFrame: (type, id, flags) => {
+        if (type === HEADERS) return [ok200(id)];
+        // The client ended its side: answer END_STREAM (an empty DATA).
+        if (serverEnds && type === DATA && flags & END_STREAM) {
+          return [rawH2Frame(DATA, END_STREAM, id, [])];
+        }
+        return [];
+      },
+    });
+    try {
+      const conn = await within(
+        5000,
+        "connect",
+        connect(server.url, { http2: "prior-knowledge", closeTimeout: 100 }),
+      );
+      const closedAt = performance.now();
+      // The raw server never answers our close frame: closeTimeout ends it.
+      await within(5000, "close", conn.close());
+      for (let i = 0; i < 150; i++) {
+        if (server.seen[0].includes(RST_STREAM)) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const waited = performance.now() - closedAt;
+      if (serverEnds) {
+        assert.ok(
+          !server.seen[0].includes(RST_STREAM),
+          `a reset after the server ended its side: ${
+            server.seen[0].join(" ")
+          }`,
+        );
+      } else {
+        assert.ok(server.seen[0].includes(RST_STREAM), "RST_STREAM at last");
+        assert.ok(waited >= 900, `RST_STREAM after ${waited.toFixed(0)} ms`);
+      }
+    } finally {
+      await closeHttp2Connections();
+      await server.close();
+    }
   }
 });

@@ -38,6 +38,13 @@ export interface StreamCarrier {
   released(stream: Http2ByteStream): void;
 }
 
+/**
+ * How long a stream we ended waits for the server to end its side before
+ * RST_STREAM tells it to stop: a reset right after our END_STREAM makes an
+ * intermediary (HAProxy) drop what it still holds for the backend.
+ */
+const LINGER_MS = 1000;
+
 /** A {@linkcode ByteStream} over one HTTP/2 stream. */
 export class Http2ByteStream implements ByteStream {
   /** The HTTP/2 stream identifier. */
@@ -60,6 +67,7 @@ export class Http2ByteStream implements ByteStream {
   #resolveResponse!: (r: StreamResponse) => void;
   #rejectResponse!: (e: unknown) => void;
   #readWaiter: (() => void) | null = null;
+  #linger: ReturnType<typeof setTimeout> | undefined;
   #drainWaiter: { resolve(): void; reject(e: unknown): void } | null = null;
 
   /** A stream `id` carried by `carrier`. */
@@ -122,9 +130,10 @@ export class Http2ByteStream implements ByteStream {
   }
 
   /**
-   * Ends our side with END_STREAM (after our close frame went out); if the
-   * server has not ended its side, RST_STREAM NO_ERROR then tells it to stop
-   * sending (RFC 9113 §8.1), so the stream does not linger.
+   * Ends our side with END_STREAM (after our close frame went out). If the
+   * server has not ended its side within {@linkcode LINGER_MS}, RST_STREAM
+   * NO_ERROR then tells it to stop sending (RFC 9113 §8.1), so the stream
+   * does not stay open for ever; until then it still counts as open.
    */
   close(): void {
     if (this.#localClosed) return;
@@ -137,12 +146,27 @@ export class Http2ByteStream implements ByteStream {
           session.end(this.id);
         }
       } catch { /* the stream cannot send any more */ }
-      if (session.streamState(this.id) !== "closed") {
-        session.reset(this.id, H2Code.NO_ERROR);
-      }
       this.#carrier.flush();
     }
     this.#fail(new WebSocketError("CLOSED", "HTTP/2 stream closed"), false);
+    if (!this.#error && session.streamState(this.id) !== "closed") {
+      this.#linger = setTimeout(() => this.#endLinger(true), LINGER_MS);
+      Deno.unrefTimer(this.#linger);
+      return;
+    }
+    this.#carrier.released(this);
+  }
+
+  /** The server ended its side, or the wait is over (`reset`). */
+  #endLinger(reset: boolean): void {
+    if (this.#linger === undefined) return;
+    clearTimeout(this.#linger);
+    this.#linger = undefined;
+    const { session } = this.#carrier;
+    if (reset && session.streamState(this.id) !== "closed") {
+      session.reset(this.id, H2Code.NO_ERROR);
+      this.#carrier.flush();
+    }
     this.#carrier.released(this);
   }
 
@@ -191,6 +215,7 @@ export class Http2ByteStream implements ByteStream {
   /** @internal The server ended its side (END_STREAM, or RST_STREAM NO_ERROR after the response). */
   ended(): void {
     this.#remoteEnded = true;
+    this.#endLinger(false);
     if (!this.#responded) {
       this.#rejectResponse(
         new WebSocketError(
@@ -220,6 +245,7 @@ export class Http2ByteStream implements ByteStream {
   /** @internal The stream was reset, refused by GOAWAY, or its connection ended. */
   reset(error: Http2Error): void {
     this.#fail(error, true);
+    this.#endLinger(false);
     if (!this.#localClosed) {
       this.#localClosed = true;
       this.#carrier.released(this);
