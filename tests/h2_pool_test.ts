@@ -5,7 +5,7 @@
  * still sends GOAWAY before the socket closes, and our END_STREAM is not
  * followed by RST_STREAM while the server is still ending its side.
  */
-import { rawH2Frame } from "./peers/h2_raw.ts";
+import { clientFrames, rawH2Frame } from "./peers/h2_raw.ts";
 import assert from "node:assert/strict";
 import { connect } from "../mod.ts";
 import { closeHttp2Connections } from "../src/io/h2_pool.ts";
@@ -31,31 +31,10 @@ function rawServer(o: RawServerOptions) {
     await c.write(rawH2Frame(SETTINGS, 0, 0, [0, 8, 0, 0, 0, 1])).catch(
       () => {},
     );
-    let buf = new Uint8Array(0);
-    let preface = false;
-    const rd = new Uint8Array(65536);
-    for (;;) {
-      const n = await c.read(rd).catch(() => null);
-      if (n === null) break;
-      const next = new Uint8Array(buf.length + n);
-      next.set(buf);
-      next.set(rd.subarray(0, n), buf.length);
-      buf = next;
-      if (!preface && buf.length >= 24) {
-        buf = buf.subarray(24);
-        preface = true;
-      }
-      while (preface && buf.length >= 9) {
-        const len = (buf[0] << 16) | (buf[1] << 8) | buf[2];
-        if (buf.length < 9 + len) break;
-        const id = (((buf[5] & 0x7f) << 24) | (buf[6] << 16) | (buf[7] << 8) |
-          buf[8]) >>>
-          0;
-        types.push(buf[3]);
-        for (const f of o.onFrame(buf[3], id, buf[4])) {
-          await c.write(f).catch(() => {});
-        }
-        buf = buf.subarray(9 + len);
+    for await (const f of clientFrames(c)) {
+      types.push(f.type);
+      for (const out of o.onFrame(f.type, f.id, f.flags)) {
+        await c.write(out).catch(() => {});
       }
     }
     try {

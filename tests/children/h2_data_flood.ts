@@ -11,7 +11,7 @@
  * held bytes added (after a GC), and the length of the message once it is
  * read.
  */
-import { rawH2Frame } from "../peers/h2_raw.ts";
+import { clientFrames, rawH2Frame } from "../peers/h2_raw.ts";
 import { connect } from "../../mod.ts";
 
 const count = Number(Deno.args[0]);
@@ -27,30 +27,8 @@ const serving = (async () => {
   // SETTINGS: ENABLE_CONNECT_PROTOCOL (0x8) = 1; and an ACK of the client's.
   await conn.write(rawH2Frame(4, 0, 0, [0, 8, 0, 0, 0, 1]));
   await conn.write(rawH2Frame(4, 1, 0, []));
-  const buf = new Uint8Array(65536);
-  let have = new Uint8Array(0);
-  let answered = false;
-  const reading = (async () => {
-    for (;;) {
-      const n = await conn.read(buf).catch(() => null);
-      if (n === null) return;
-      const next = new Uint8Array(have.length + n);
-      next.set(have);
-      next.set(buf.subarray(0, n), have.length);
-      have = next;
-      // Skip the client preface, then look at each frame's type.
-      let pos = have.length >= 24 && have[0] === 0x50 ? 24 : 0;
-      while (have.length - pos >= 9) {
-        const len = (have[pos] << 16) | (have[pos + 1] << 8) | have[pos + 2];
-        if (have.length - pos < 9 + len) break;
-        if (have[pos + 3] === 1 && !answered) answered = true; // HEADERS
-        pos += 9 + len;
-      }
-      have = have.slice(pos);
-      if (answered) return;
-    }
-  })();
-  await reading;
+  // Up to the client's HEADERS (its extended CONNECT).
+  for await (const f of clientFrames(conn)) if (f.type === 1) break;
   // :status 200 (HPACK static index 8), END_HEADERS.
   await conn.write(rawH2Frame(1, 4, 1, [0x88]));
   // A binary WebSocket frame of count - 10 bytes, one byte per DATA frame.
@@ -71,6 +49,7 @@ const serving = (async () => {
   }
   flooded();
   // Keep the connection up until the client is done; drain what it sends.
+  const buf = new Uint8Array(65536);
   for (;;) {
     const n = await conn.read(buf).catch(() => null);
     if (n === null) break;
