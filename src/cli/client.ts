@@ -195,7 +195,6 @@ function statusLine(h: ShownHead): string {
   return `HTTP/1.1 ${h.status}${text ? " " + text : ""}`;
 }
 
-/** `-I`: the response head on stdout, like `curl -I`. */
 /** The response head as text (rebuilt: the library keeps no raw copy). */
 function responseHead(h: ShownHead): string {
   let text = statusLine(h) + "\r\n";
@@ -203,6 +202,7 @@ function responseHead(h: ShownHead): string {
   return text + "\r\n";
 }
 
+/** `-I`: the response head on stdout, like `curl -I`. */
 async function printHead(out: Output, h: ShownHead): Promise<void> {
   // The head is metadata, not message data: escaped even when piped.
   const lines = responseHead(h).split("\r\n");

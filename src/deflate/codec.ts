@@ -300,11 +300,6 @@ export function compressionSupported(): boolean {
 }
 
 /**
- * The connection's deflate state for parameters agreed in a handshake (or
- * null when none were), with the caller's `compression` and
- * `maxMessageSize` options.
- */
-/**
  * A client's deflate state from the server's `Sec-WebSocket-Extensions`
  * answer (`""`: none), for what we offered (`compression`, undefined when
  * nothing was offered). Throws `BAD_HANDSHAKE` for an answer that does not
@@ -319,6 +314,11 @@ export function clientDeflate(
   return agreedDeflate(params, "client", compression, maxMessageSize);
 }
 
+/**
+ * The connection's deflate state for parameters agreed in a handshake (or
+ * null when none were), with the caller's `compression` and
+ * `maxMessageSize` options.
+ */
 export function agreedDeflate(
   params: DeflateParams | null | undefined,
   role: "client" | "server",

@@ -92,14 +92,6 @@ export class ChunkQueue {
     return n;
   }
 
-  /** Drops everything queued. */
-  clear(): void {
-    this.#chunks = [];
-    this.#offset = 0;
-    this.#run = null;
-    this.#bytes = 0;
-  }
-
   /**
    * Ends the current run. One that is less than half full is replaced by a
    * copy of its filled part, so that a small chunk between large ones does

@@ -197,7 +197,7 @@ async function dialHttp2(
   const secure = isSecure(url);
   const { conn, alpnProtocol } = await openTransport(url, {
     ...how,
-    alpnProtocols: secure ? (o.onlyH2 ? ["h2"] : ["h2", "http/1.1"]) : [],
+    alpnProtocols: o.onlyH2 ? ["h2"] : ["h2", "http/1.1"], // wss:// only
     signal,
   });
   if (secure && alpnProtocol !== "h2") {

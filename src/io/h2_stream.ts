@@ -89,8 +89,8 @@ export class Http2ByteStream implements ByteStream {
   /**
    * Reads DATA into `buffer`; null once the server ended the stream (or we
    * closed it). Fills it from as many received DATA frames as fit, as a
-   * socket read would: small messages arrive a DATA frame each, and one
-   * read per frame cost a promise round trip and a flush per message.
+   * socket read would: small messages arrive a DATA frame each, and a
+   * read per frame would cost a promise round trip and a flush each.
    */
   async read(buffer: Uint8Array): Promise<number | null> {
     for (;;) {
